@@ -1,0 +1,5 @@
+import sys
+
+from lgs_crawl.cli import main
+
+sys.exit(main())

