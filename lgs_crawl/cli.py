@@ -30,7 +30,6 @@ class ArgParser(argparse.ArgumentParser):
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config (filters, output, fetch, politeness)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--image-size", type=int)
     p.add_argument("--resize-mode", choices=["keep_ratio", "center_crop", "border", "no"])
@@ -53,6 +52,7 @@ def _overrides(a: argparse.Namespace) -> dict[str, object]:
     }
 
 
+
 def build_parser() -> argparse.ArgumentParser:
     p = ArgParser(prog="lgs-crawl", description=__doc__)
     from lgs_crawl import __version__
@@ -64,7 +64,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--url-list", required=True, help="Parquet, CSV/TSV, JSON Lines or text file")
     d.add_argument("--url-col", help="image URL column (default: url or image_url)")
     d.add_argument("--caption-col", help="caption column (default: caption, text or title)")
+    d.add_argument("--config", help="YAML config (filters, output, fetch, politeness)")
     _output_args(d)
+
+    r = sub.add_parser("run", help="crawl a shop described by a site config")
+    r.add_argument("--site", required=True, help="site config (YAML)")
+    r.add_argument("--max-products", type=int, help="stop cleanly after this many product pages")
+    r.add_argument("--max-duration", help="stop cleanly after this long (e.g. 90s, 30m, 2h)")
+    r.add_argument("--refresh", action="store_true", help="re-crawl products already committed")
+    _output_args(r)
+
+    m = sub.add_parser("demo", help="serve the bundled demo shop, crawl it into ./lgs-demo, stop")
+    m.add_argument("--out", default="lgs-demo")
+    m.add_argument("--products", type=int, default=300)
+    m.add_argument("--no-progress", action="store_true")
+    m.add_argument("--log-file")
+    m.add_argument("-v", "--verbose", action="store_true")
+
+    ds = sub.add_parser("demo-shop", help="serve the demo shop alone (try your own config against it)")
+    ds.add_argument("--port", type=int, default=8765)
+    ds.add_argument("--products", type=int, default=300)
+    ds.add_argument("--seed", type=int, default=7)
+    ds.add_argument("--crawl-delay", type=float, default=0.0)
+    ds.add_argument("--faults", default="", help="comma-separated: 429,503,slow,truncated,wrong_type,"
+                    "redirect_loop,pagination_trap")
+    ds.add_argument("--ready-file", help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check a config file; exit 0 or 2")
     v.add_argument("config")
@@ -168,6 +192,117 @@ def cmd_download(args: argparse.Namespace) -> int:
         return code
 
     return _run_locked(out, body)
+
+
+def parse_duration(text: str | None) -> float | None:
+    if not text:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise ConfigError([("--max-duration", text, "a positive duration like 90s, 30m, 2h or 1d")])
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.site, _overrides(args))
+    if cfg.site is None:
+        raise ConfigError([("site", None, "a site: section is required for lgs-crawl run")], args.site)
+    if args.max_products is not None and args.max_products < 1:
+        raise ConfigError([("--max-products", args.max_products, "a positive number")])
+    out = _check_out(args.out or cfg.output.dir)
+    return _crawl(cfg, out, args, parse_duration(args.max_duration), args.max_products, args.refresh)
+
+
+def _crawl(cfg, out: Path, args: argparse.Namespace, max_duration: float | None,
+           max_products: int | None, refresh: bool) -> int:
+    from lgs_crawl.console import print_summary
+    from lgs_crawl.crawl import error_share, run_crawl
+    from lgs_crawl.runinfo import RunTotals, write_run_json
+
+    def body() -> int:
+        totals, status, code = RunTotals(), "failed", EXIT_ERRORS
+        try:
+            run = run_crawl(cfg, out, max_products, max_duration, refresh, not args.no_progress, args.verbose)
+            totals = run.totals
+            stats = run.stats
+            share = error_share(stats)
+            failed = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("lgs/pages_failed/")}
+            totals.extra.update({
+                "pages": stats.get("lgs/pages", 0), "product_pages": stats.get("lgs/product_pages", 0),
+                "products": run.products, "pages_failed": failed, "error_share": round(share, 4),
+                "robots_disallowed": stats.get("lgs/pages_robots_disallowed", 0),
+                "rendered_with_browser": stats.get("lgs/rendered_retries", 0),
+                "finish_reason": stats.get("finish_reason", ""),
+                "crawler_stats": {k: v for k, v in sorted(stats.items()) if isinstance(v, (int, float, str))},
+            })
+            status, code = "done", EXIT_OK
+            if share > cfg.max_error_share:
+                status, code = "too_many_errors", EXIT_ERRORS
+                log.error("%.1f%% of pages failed (max_error_share %.0f%%): %s", 100 * share,
+                          100 * cfg.max_error_share, failed)
+        finally:
+            write_run_json(out, cfg, ["run"], totals, status, code)
+        print_summary(f"lgs-crawl run ({cfg.site.name})", totals.seen, totals.kept, totals.dropped,
+                      totals.seconds, str(out))
+        ex = totals.extra
+        from lgs_crawl.console import console
+
+        console.print(f"pages: {ex['pages']} ({ex['product_pages']} with products, "
+                      f"{ex['rendered_with_browser']} rendered in Chromium, {sum(ex['pages_failed'].values())} "
+                      f"failed, {ex['robots_disallowed']} disallowed by robots.txt)")
+        return code
+
+    return _run_locked(out, body)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import subprocess
+    import tempfile
+    import time
+    from importlib.resources import files
+
+    import yaml
+
+    from lgs_crawl.config import validate_config
+    from lgs_crawl.console import console
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "ready"
+        shop = subprocess.Popen([sys.executable, "-m", "lgs_crawl", "demo-shop", "--port", "0",
+                                 "--products", str(args.products), "--ready-file", str(ready)],
+                                stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            while not ready.exists() or not ready.read_text():
+                if shop.poll() is not None or time.time() > deadline:
+                    print("lgs-crawl: the demo shop did not start", file=sys.stderr)
+                    return EXIT_ERRORS
+                time.sleep(0.1)
+            base = ready.read_text().strip()
+            text = files("lgs_crawl.demo").joinpath("demo.yaml").read_text().replace("http://127.0.0.1:8765", base)
+            cfg = validate_config(yaml.safe_load(text), "demo.yaml")
+            out = _check_out(args.out)
+            console.print(f"demo shop on {base} ({args.products} products); crawling into {out}/")
+            code = _crawl(cfg, out, args, None, None, False)
+        finally:
+            shop.terminate()
+            shop.wait(10)
+    console.print(f"look at: {out}/shards/*.tar (samples), {out}/metadata/*.parquet (one row per sample), "
+                  f"{out}/rejects/*.parquet (every drop and why), {out}/run.json")
+    return code
+
+
+def cmd_demo_shop(args: argparse.Namespace) -> int:
+    from lgs_crawl.demo.shop import FAULTS, serve_forever
+
+    faults = tuple(f for f in args.faults.split(",") if f)
+    bad = [f for f in faults if f not in FAULTS]
+    if bad:
+        raise ConfigError([("--faults", ",".join(bad), f"allowed: {', '.join(FAULTS)}")])
+    serve_forever(args.port, args.products, args.seed, args.crawl_delay, faults, args.ready_file)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class DecodeConfig(Strict):
 
 
 class OutputConfig(Strict):
+    dir: str | None = Field(None, description="output folder (--out wins)")
     shard_size: int = Field(10_000, ge=1, le=999_999, description="input rows (download) or kept "
                             "samples (crawl) per shard")
     image_size: int = Field(256, ge=16, le=8192)
@@ -142,7 +143,8 @@ class SiteConfig(Strict):
     follow: FollowConfig = Field(default_factory=FollowConfig)
     pagination: PaginationConfig = Field(default_factory=PaginationConfig)
     selectors: dict[str, str] = Field(default_factory=dict, description="field -> CSS or XPath (parsel)")
-    render: Literal["http", "playwright"] = "http"
+    render: Literal["http", "playwright", "auto"] = Field(
+        "http", description="auto: plain HTTP, and Chromium for product pages whose HTML has no product data")
     images: Literal["first", "all"] = "all"
     max_pages: int = Field(100_000, ge=1, description="pages requested at most")
     chromium_path: str = "/usr/bin/chromium"

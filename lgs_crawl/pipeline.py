@@ -47,12 +47,18 @@ class Pipeline:
         return True
 
     async def _fetch_and_decode(self, record: Record, fetch: FetchFn, counts: Counter[str]) -> Rejection | None:
+        header_counts: list[Counter[str]] = []
+
         def on_headers(status: int, headers: dict[str, str]) -> Rejection | None:
+            # a retried download shows headers more than once: only the last showing is counted
             record.http_status, record.headers = status, headers
-            return self.chain.run("headers", record, counts)
+            header_counts[:] = [Counter()]
+            return self.chain.run("headers", record, header_counts[0])
 
         counts["fetch.seen"] += 1
         result = await fetch(record.image_url, on_headers)
+        if header_counts and (result.rejection is None or result.rejection.stage != "fetch"):
+            counts.update(header_counts[0])
         record.http_status = result.status
         if result.rejection is not None:
             if result.rejection.stage == "fetch":

@@ -1,0 +1,193 @@
+"""The item pipeline: product items -> records -> filter chain -> rolling shard sink.
+
+Image requests go through Scrapy's downloader (``engine.download_async``), so they share the site's
+per-domain concurrency, delay, robots rules and backoff; the opt-out headers stage runs on
+``headers_received``, before the body is read. Text filters run before any image is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, StopDownload
+
+from lgs_crawl.caption import caption_variants, render_caption
+from lgs_crawl.chain import FETCH_STAGE, Rejection
+from lgs_crawl.crawl import RunContext, get_run
+from lgs_crawl.download import make_pool, restore_chain
+from lgs_crawl.extract import Product
+from lgs_crawl.fetch import FetchResult, HeaderCheck, check_url
+from lgs_crawl.pipeline import Pipeline
+from lgs_crawl.record import Record
+from lgs_crawl.sharder import ShardWriter
+
+log = logging.getLogger("lgs_crawl.crawl")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A fixed reason string for a download exception."""
+    name = type(exc).__name__
+    text = str(exc)
+    if isinstance(exc, IgnoreRequest):
+        return "robots_disallowed" if "robots" in text.lower() else "ignored"
+    if "DataLoss" in text or "DataLoss" in name or "PotentialDataLoss" in text:
+        return "truncated_body"
+    if "TimeoutError" in name or "TimedOut" in name or "took longer than" in text:
+        return "timeout"
+    if "DNSLookupError" in name:
+        return "dns_error"
+    if "CancelledError" in name and ("size" in text or "maxsize" in text or not text):
+        return "too_large"
+    if "redirect" in text.lower():
+        return "too_many_redirects"
+    return "connection_error"
+
+
+class RollingSink:
+    """Kept samples fill shard after shard (shard_size each); rejects go to the shard open at the time."""
+
+    def __init__(self, run: RunContext, filter_order: list[str]) -> None:
+        self.run = run
+        self.order = filter_order
+        self.writer: ShardWriter | None = None
+        self.source = run.config.site.name if run.config.site else ""
+
+    def _current(self) -> ShardWriter:
+        if self.writer is None:
+            self.writer = ShardWriter(self.run.out, self.run.state.next_shard(), self.order, self.source)
+        return self.writer
+
+    def add(self, record: Record, counts: Counter[str]) -> None:
+        w = self._current()
+        w.add(record, counts)
+        self.run.progress.update(True)
+        if w.kept >= self.run.config.output.shard_size or w.next_index >= 999_999:
+            self.close()
+
+    def reject(self, record: Record, why: Rejection, counts: Counter[str]) -> None:
+        w = self._current()
+        w.reject(record, why, counts)
+        self.run.progress.update(False)
+        if w.next_index >= 999_999:
+            self.close()
+
+    def add_page(self, url: str, lastmod: str) -> None:
+        self._current().pages.append((url, lastmod))
+
+    def close(self) -> None:
+        if self.writer is None:
+            return
+        w, self.writer = self.writer, None
+        if w.kept == 0 and not w.rejects and not w.pages:
+            w.abort()
+            return
+        stats = w.close(self.run.state)
+        self.run.totals.add_shard(stats)
+
+
+def records_from_item(item: dict[str, Any], run: RunContext) -> list[Record]:
+    site = run.config.site
+    assert site is not None
+    out: list[Record] = []
+    for product in item["products"]:
+        p: Product = product
+        images = p.images[:1] if site.images == "first" else p.images
+        for url in images:
+            rec = Record(site=site.name, page_url=item["page_url"], image_url=url, title=p.title,
+                         description=p.description, brand=p.brand, breadcrumbs=list(p.breadcrumbs),
+                         price_text=p.price, currency=p.currency.upper() if len(p.currency) == 3 else "",
+                         sku=p.sku, gtin=p.gtin)
+            try:
+                rec.price = float(p.price) if p.price else None
+            except ValueError:
+                rec.price = None  # a locale-formatted text price: the price filter parses it
+            rec.caption = render_caption(rec, run.config.caption.template)
+            rec.captions = caption_variants(rec)
+            if item.get("rendered"):
+                rec.extra["rendered"] = True
+            out.append(rec)
+    return out
+
+
+class LgsPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.run = get_run(crawler.settings.get("LGS_RUN_ID"))
+        crawler.signals.connect(self.headers_received, signal=signals.headers_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LgsPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        run = self.run
+        self.chain = run.chain
+        restore_chain(self.chain, run.state)
+        self.pool = make_pool(run.config)
+        self.pipeline = Pipeline(self.chain, self.pool)
+        self.sink = RollingSink(run, ["fetch", *self.chain.names])
+        self.allow_private = run.config.fetch.allow_private_network
+        self.max_bytes = run.config.fetch.max_image_bytes
+
+    def close_spider(self) -> None:
+        self.sink.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        records = records_from_item(item, self.run)
+        self.run.products += len(item["products"])
+        await asyncio.gather(*(self._one(r) for r in records))
+        self.sink.add_page(item["page_url"], item.get("lastmod", ""))
+        return {"page_url": item["page_url"], "records": len(records)}
+
+    async def _one(self, record: Record) -> None:
+        try:
+            await self.pipeline.process(record, self.fetch, self.sink)
+        except Exception as e:  # a bug must cost one record, counted, not the crawl
+            log.exception("internal error on %s", record.image_url)
+            self.sink.reject(record, Rejection("internal", "internal_error", f"{type(e).__name__}: {e}"[:200]),
+                             Counter())
+
+    # -- image fetching through Scrapy's downloader ------------------------------------------------
+    def headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
+        check: HeaderCheck | None = request.meta.get("lgs_on_headers")
+        if check is None:
+            return
+        flat = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in headers.items()}
+        rej = check(0, flat)
+        if rej is None:
+            ctype = flat.get("Content-Type", "").lower()
+            if ctype.startswith(("text/", "application/json", "application/xhtml")):
+                rej = Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60])
+        if rej is not None:
+            request.meta["lgs_rejection"] = rej
+            raise StopDownload(fail=False)
+
+    async def fetch(self, url: str, on_headers: HeaderCheck) -> FetchResult:
+        bad = check_url(url, self.allow_private)
+        if bad is not None:
+            return FetchResult(rejection=bad, url=url)
+        request = Request(url, dont_filter=True, meta={
+            "lgs_on_headers": on_headers, "download_maxsize": self.max_bytes, "handle_httpstatus_all": True})
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as e:  # every download failure becomes a counted reason
+            return FetchResult(rejection=Rejection(FETCH_STAGE, failure_reason(e), f"{type(e).__name__}: {e}"[:160]),
+                               url=url)
+        rej = response.request.meta.get("lgs_rejection") if response.request is not None else None
+        rej = rej or request.meta.get("lgs_rejection")
+        headers = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
+        if rej is not None:
+            return FetchResult(rejection=rej, status=response.status, headers=headers, url=url)
+        if response.status != 200:
+            return FetchResult(rejection=Rejection(FETCH_STAGE, f"http_{response.status}"),
+                               status=response.status, headers=headers, url=url)
+        if "partial" in response.flags or "dataloss" in response.flags:
+            return FetchResult(rejection=Rejection(FETCH_STAGE, "truncated_body"), status=response.status,
+                               headers=headers, url=url)
+        return FetchResult(body=response.body, status=response.status, headers=headers, url=url)
