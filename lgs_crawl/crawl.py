@@ -68,6 +68,8 @@ def scrapy_settings(cfg: Config, run_id: str, max_products: int | None, max_dura
         "CONCURRENT_ITEMS": 64,
         "DOWNLOAD_DELAY": pol.download_delay,
         "AUTOTHROTTLE_ENABLED": pol.autothrottle,
+        "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None,
+                       "lgs_crawl.spiders.middlewares.CrawlDelayAutoThrottle": 0},
         "AUTOTHROTTLE_START_DELAY": max(pol.download_delay, 0.1),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(pol.concurrency_per_domain),
         "DOWNLOAD_TIMEOUT": fetch.timeout,

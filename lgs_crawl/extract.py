@@ -39,7 +39,7 @@ class Product:
         for name in TEXT_FIELDS:
             value = other.get(name)
             if not getattr(self, name) and value not in (None, "", []):
-                setattr(self, name, _text(value))
+                setattr(self, name, _text(value, keep_lines=name == "description"))
                 self.sources[name] = source
         for name in LIST_FIELDS:
             value = other.get(name) or []
@@ -90,11 +90,14 @@ def image_from_element(el: Selector) -> str:
     return (el.attrib.get("href") or "").strip()
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, keep_lines: bool = False) -> str:
     if isinstance(value, (list, tuple)):
         value = value[0] if value else ""
     if isinstance(value, dict):
         value = value.get("name") or value.get("@value") or value.get("value") or ""
+    if keep_lines:  # descriptions keep their line breaks: bullet points become a caption variant
+        lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in str(value).splitlines())
+        return "\n".join(line for line in lines if line)
     return re.sub(r"\s+", " ", str(value)).strip()
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
 from lgs_crawl.fetch import retry_after_seconds
@@ -82,3 +83,15 @@ class PolitenessMiddleware:
             if slot is not None:
                 slot.delay = max(self._floor(request), self.bumped.get(key, 0.0))
         return response
+
+
+class CrawlDelayAutoThrottle(AutoThrottle):
+    """Scrapy's AutoThrottle, but never faster than the domain's robots.txt Crawl-delay: AutoThrottle
+    lowers a slot's delay as soon as responses come back fast, before any middleware sees them."""
+
+    def _adjust_delay(self, slot: Any, latency: float, response: Response) -> None:
+        super()._adjust_delay(slot, latency, response)
+        delays = getattr(self.crawler.spider, "crawl_delays", {})
+        floor = delays.get(urlsplit(response.url).netloc, 0.0)
+        if slot.delay < floor:
+            slot.delay = floor
