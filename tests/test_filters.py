@@ -210,3 +210,16 @@ def test_config_errors_name_field_value_and_allowed(data, path):
     with pytest.raises(ConfigError) as e:
         validate_config(data)
     assert any(p[0] == path for p in e.value.problems), e.value.render()
+
+
+def test_fast_hashes_equal_imagehash():
+    """The worker's one-pass phash/dhash give exactly imagehash's hashes on the same pixels."""
+    import imagehash
+
+    from lgs_crawl.imaging import image_hashes
+
+    for seed in range(40):
+        im = product_image(seed, 300 + 7 * seed, 500 - 5 * seed)
+        if seed % 3 == 0:
+            im = im.convert("L").convert("RGB")
+        assert image_hashes(im) == (str(imagehash.phash(im)), str(imagehash.dhash(im)))
