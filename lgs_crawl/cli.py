@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=7)
     ds.add_argument("--crawl-delay", type=float, default=0.0)
     ds.add_argument("--faults", default="", help="comma-separated: 429,503,slow,truncated,wrong_type,"
-                    "redirect_loop,pagination_trap")
+                    "redirect_loop,pagination_trap,reset")
+    ds.add_argument("--down-after", type=int, default=0, help="drop every connection after N requests")
     ds.add_argument("--ready-file", help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check a config file; exit 0 or 2")
@@ -148,16 +149,27 @@ def _run_locked(out: Path, body) -> int:
 
     try:
         with OutputLock(out):
-            return body()
+            log.info("run started: %s", " ".join(sys.argv[1:]), extra={"lgs_out": str(out)})
+            code = body()
+            log.info("run finished with exit code %d", code, extra={"lgs_out": str(out), "lgs_exit_code": code})
+            return code
     except Locked as e:
         print(f"lgs-crawl: {e}", file=sys.stderr)
         return EXIT_LOCKED
 
 
 def _install_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """First SIGTERM/SIGINT: stop cleanly (finish what is in flight, commit what is complete).
+    Second: exit at once (what was not committed is cleaned up by the next run)."""
+    def on_signal(sig: int) -> None:
+        if stop.is_set():
+            os._exit(128 + sig)
+        log.warning("signal %d: stopping cleanly (again to exit at once)", sig)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         except (NotImplementedError, RuntimeError):
             pass
 
@@ -177,15 +189,16 @@ def cmd_download(args: argparse.Namespace) -> int:
         totals = RunTotals()
         status, code = "failed", EXIT_ERRORS
 
+        stop = asyncio.Event()
+
         async def go() -> RunTotals:
-            stop = asyncio.Event()
             _install_stop(asyncio.get_running_loop(), stop)
             return await run_download(cfg, url_list, out, args.url_col, args.caption_col,
                                       not args.no_progress, stop)
 
         try:
             totals = asyncio.run(go())
-            status, code = "done", EXIT_OK
+            status, code = ("stopped" if stop.is_set() else "done"), EXIT_OK
         finally:
             write_run_json(out, cfg, ["download"], totals, status, code)
         print_summary("lgs-crawl download", totals.seen, totals.kept, totals.dropped, totals.seconds, str(out))
@@ -235,9 +248,13 @@ def _crawl(cfg, out: Path, args: argparse.Namespace, max_duration: float | None,
                 "robots_disallowed": stats.get("lgs/pages_robots_disallowed", 0),
                 "rendered_with_browser": stats.get("lgs/rendered_retries", 0),
                 "finish_reason": stats.get("finish_reason", ""),
+                "pages_abandoned_at_stop": run.pages_abandoned,
                 "crawler_stats": {k: v for k, v in sorted(stats.items()) if isinstance(v, (int, float, str))},
             })
             status, code = "done", EXIT_OK
+            stopped_by = {"shutdown": "stopped", "closespider_timeout": "max_duration", "max_products": "max_products"}
+            if stats.get("finish_reason") in stopped_by:
+                status = stopped_by[stats["finish_reason"]]
             if share > cfg.max_error_share:
                 status, code = "too_many_errors", EXIT_ERRORS
                 log.error("%.1f%% of pages failed (max_error_share %.0f%%): %s", 100 * share,
@@ -301,7 +318,8 @@ def cmd_demo_shop(args: argparse.Namespace) -> int:
     bad = [f for f in faults if f not in FAULTS]
     if bad:
         raise ConfigError([("--faults", ",".join(bad), f"allowed: {', '.join(FAULTS)}")])
-    serve_forever(args.port, args.products, args.seed, args.crawl_delay, faults, args.ready_file)
+    serve_forever(args.port, args.products, args.seed, args.crawl_delay, faults, args.ready_file,
+                  args.down_after)
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ class RunContext:
     progress: Progress
     totals: RunTotals = field(default_factory=RunTotals)
     products: int = 0
+    pages_abandoned: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,8 +92,6 @@ def scrapy_settings(cfg: Config, run_id: str, max_products: int | None, max_dura
         "DEPTH_PRIORITY": 0,
         "LGS_RUN_ID": run_id,
     }
-    if max_products:
-        settings["CLOSESPIDER_ITEMCOUNT"] = max_products
     if max_duration:
         settings["CLOSESPIDER_TIMEOUT"] = max_duration
     if site.render in ("playwright", "auto"):
@@ -145,7 +144,8 @@ def run_crawl(cfg: Config, out: Path, max_products: int | None = None, max_durat
         process = CrawlerProcess(scrapy_settings(cfg, run_id, max_products, max_duration, verbose),
                                  install_root_handler=False)
         crawler = process.create_crawler(ProductSpider)
-        process.crawl(crawler, config=cfg, known_pages=state.committed_pages(), refresh=refresh)
+        process.crawl(crawler, config=cfg, known_pages=state.committed_pages(), refresh=refresh,
+                      max_products=max_products)
         process.start()
         run.stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -80,7 +81,7 @@ def make_pool(cfg: Config) -> ProcessPoolExecutor:
     # forkserver: workers do not inherit the parent's sockets, threads or memory growth
     ctx = mp.get_context("forkserver")
     return ProcessPoolExecutor(cfg.output.processes, mp_context=ctx, initializer=init_worker,
-                               initargs=(image_options(cfg),))
+                               initargs=(image_options(cfg), os.getpid()))
 
 
 def restore_chain(chain: Chain, state: RunState) -> int:
@@ -147,12 +148,24 @@ async def _run_shards(cfg: Config, url_list: Path, out: Path, url_col: str, capt
             tasks = []
             for i, row in enumerate(rows):
                 await in_flight.acquire()
+                if stop.is_set():
+                    in_flight.release()
+                    break
                 rec = row_to_record(row, make_key(shard, i), shard, url_col, caption_col,
                                     cfg.caption.template)
                 tasks.append(asyncio.create_task(one(rec, sink)))
             await asyncio.gather(*tasks)
+            if len(tasks) < len(rows):
+                # stopped (SIGTERM/SIGINT) inside this input partition: it is redone whole on resume
+                writer.abort()
+                totals.extra["shards_abandoned"] = totals.extra.get("shards_abandoned", 0) + 1
+                log.warning("stopping: shard %06d abandoned after %d of %d rows; a re-run redoes it",
+                            shard, len(tasks), len(rows))
+                return
             stats = writer.close(state)
             totals.add_shard(stats)
+            log.info("shard %06d committed: %d kept, %d dropped", shard, stats["kept"], stats["dropped"],
+                     extra={"lgs_shard": shard, "lgs_kept": stats["kept"], "lgs_dropped": stats["dropped"]})
         except BaseException:
             writer.abort()
             raise
@@ -160,9 +173,10 @@ async def _run_shards(cfg: Config, url_list: Path, out: Path, url_col: str, capt
             open_shards.release()
 
     for shard, rows in _skip_done(iter_shards(url_list, cfg.output.shard_size), done, totals):
-        if stop.is_set():
-            break
         await open_shards.acquire()
+        if stop.is_set():
+            open_shards.release()
+            break
         task = asyncio.create_task(shard_task(shard, rows))
         running.add(task)
         task.add_done_callback(running.discard)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +29,33 @@ class ImageOptions:
     max_pixels: int = 89_478_485
 
 
-def init_worker(opts: ImageOptions) -> None:
-    """Pool initializer: options once per process instead of once per image."""
+def init_worker(opts: ImageOptions, owner_pid: int | None = None) -> None:
+    """Pool initializer: options once per process instead of once per image; and a watchdog, because a
+    pool worker whose run was killed with -9 would otherwise wait on its queue forever."""
     global _opts
     _opts = opts
+    if owner_pid is not None:
+        import threading
+
+        threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()
     Image.MAX_IMAGE_PIXELS = opts.max_pixels
     # A size between the limit and twice the limit only warns in Pillow; treat it as the bomb it is.
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+def _exit_with_owner(owner_pid: int) -> None:
+    """Exit once the process that owns the pool is gone (or a zombie nobody has reaped yet)."""
+    import time
+
+    while True:
+        time.sleep(1.0)
+        try:
+            with open(f"/proc/{owner_pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            os._exit(0)
+        if state in ("Z", "X"):
+            os._exit(0)
 
 
 def _target_size(w: int, h: int, opts: ImageOptions) -> tuple[int, int]:

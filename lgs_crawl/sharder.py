@@ -38,6 +38,14 @@ REJECTS_SCHEMA = pa.schema([
 ])
 
 
+def crash_point(name: str) -> None:
+    """Fault injection for the crash-consistency tests: LGS_CRASH_POINT=name kills the process here."""
+    if os.environ.get("LGS_CRASH_POINT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def shard_name(shard: int) -> str:
     return f"{shard:06d}"
 
@@ -51,7 +59,8 @@ class ShardWriter:
     def __init__(self, out: Path, shard: int, filter_order: list[str], source: str = "") -> None:
         self.out, self.shard, self.filter_order, self.source = out, shard, filter_order, source
         self.name = shard_name(shard)
-        self._tar_tmp = out / "shards" / f"{self.name}.tar.tmp"
+        # temporary names start with a dot: pyarrow, DuckDB, polars and shell globs skip them
+        self._tar_tmp = out / "shards" / f".{self.name}.tar.tmp"
         self._tar = tarfile.open(self._tar_tmp, "w", format=tarfile.PAX_FORMAT)
         self.rows: list[dict[str, Any]] = []
         self.rejects: list[dict[str, Any]] = []
@@ -115,9 +124,9 @@ class ShardWriter:
         self.closed = True
         final = {
             self._tar_tmp: self.out / "shards" / f"{self.name}.tar",
-            self.out / "metadata" / f"{self.name}.parquet.tmp": self.out / "metadata" / f"{self.name}.parquet",
-            self.out / "rejects" / f"{self.name}.parquet.tmp": self.out / "rejects" / f"{self.name}.parquet",
-            self.out / "stats" / f"{self.name}.json.tmp": self.out / "stats" / f"{self.name}.json",
+            self.out / "metadata" / f".{self.name}.parquet.tmp": self.out / "metadata" / f"{self.name}.parquet",
+            self.out / "rejects" / f".{self.name}.parquet.tmp": self.out / "rejects" / f"{self.name}.parquet",
+            self.out / "stats" / f".{self.name}.json.tmp": self.out / "stats" / f"{self.name}.json",
         }
         tmp = list(final)
         pq.write_table(_table(self.rows, METADATA_SCHEMA), tmp[1], compression="zstd")
@@ -127,8 +136,10 @@ class ShardWriter:
         for path in tmp:
             with open(path, "rb+") as f:
                 os.fsync(f.fileno())
-        for src, dst in final.items():
+        for n, (src, dst) in enumerate(final.items()):
             os.replace(src, dst)
+            if n == 0:
+                crash_point("after_tar_rename")
         for d in ("shards", "metadata", "rejects", "stats"):
             fsync_dir(self.out / d)
         state.commit_shard(self.shard, self.rows, len(self.rejects), self.pages, self.source)

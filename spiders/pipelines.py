@@ -23,7 +23,7 @@ from lgs_crawl.download import make_pool, restore_chain
 from lgs_crawl.extract import Product
 from lgs_crawl.fetch import FetchResult, HeaderCheck, check_url
 from lgs_crawl.pipeline import Pipeline
-from lgs_crawl.record import Record
+from lgs_crawl.record import Record, utc_now
 from lgs_crawl.sharder import ShardWriter
 
 log = logging.getLogger("lgs_crawl.crawl")
@@ -48,8 +48,23 @@ def failure_reason(exc: BaseException) -> str:
     return "connection_error"
 
 
+class ItemBuffer:
+    """Collects one product page's outcomes so they land in one shard together with the page itself:
+    a page is committed exactly when all of its records are (resume and incremental crawls rely on it)."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[Record, Counter[str]]] = []
+        self.rejected: list[tuple[Record, Rejection, Counter[str]]] = []
+
+    def add(self, record: Record, counts: Counter[str]) -> None:
+        self.kept.append((record, counts))
+
+    def reject(self, record: Record, why: Rejection, counts: Counter[str]) -> None:
+        self.rejected.append((record, why, counts))
+
+
 class RollingSink:
-    """Kept samples fill shard after shard (shard_size each); rejects go to the shard open at the time."""
+    """Shards fill page by page until they hold shard_size kept samples (a page is never split)."""
 
     def __init__(self, run: RunContext, filter_order: list[str]) -> None:
         self.run = run
@@ -62,22 +77,18 @@ class RollingSink:
             self.writer = ShardWriter(self.run.out, self.run.state.next_shard(), self.order, self.source)
         return self.writer
 
-    def add(self, record: Record, counts: Counter[str]) -> None:
+    def flush(self, buffer: ItemBuffer, page_url: str, lastmod: str) -> None:
         w = self._current()
-        w.add(record, counts)
-        self.run.progress.update(True)
-        if w.kept >= self.run.config.output.shard_size or w.next_index >= 999_999:
+        for record, counts in buffer.kept:
+            w.add(record, counts)
+            self.run.progress.update(True)
+        for record, why, counts in buffer.rejected:
+            w.reject(record, why, counts)
+            self.run.progress.update(False)
+        # a page without a sitemap lastmod counts as modified when we crawled it
+        w.pages.append((page_url, lastmod or utc_now()))
+        if w.kept >= self.run.config.output.shard_size or w.next_index >= 999_000:
             self.close()
-
-    def reject(self, record: Record, why: Rejection, counts: Counter[str]) -> None:
-        w = self._current()
-        w.reject(record, why, counts)
-        self.run.progress.update(False)
-        if w.next_index >= 999_999:
-            self.close()
-
-    def add_page(self, url: str, lastmod: str) -> None:
-        self._current().pages.append((url, lastmod))
 
     def close(self) -> None:
         if self.writer is None:
@@ -88,6 +99,8 @@ class RollingSink:
             return
         stats = w.close(self.run.state)
         self.run.totals.add_shard(stats)
+        log.info("shard %s committed: %d kept, %d dropped", w.name, stats["kept"], stats["dropped"],
+                 extra={"lgs_shard": w.shard, "lgs_kept": stats["kept"], "lgs_dropped": stats["dropped"]})
 
 
 def records_from_item(item: dict[str, Any], run: RunContext) -> list[Record]:
@@ -140,30 +153,38 @@ class LgsPipeline:
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         records = records_from_item(item, self.run)
+        buffer = ItemBuffer()
+        await asyncio.gather(*(self._one(r, buffer) for r in records))
+        if any(why.reason == "shutdown" for _, why, _ in buffer.rejected):
+            # the crawl is stopping under this page: leave it uncommitted, a resumed run redoes it
+            self.run.pages_abandoned += 1
+            return {"page_url": item["page_url"], "records": 0}
         self.run.products += len(item["products"])
-        await asyncio.gather(*(self._one(r) for r in records))
-        self.sink.add_page(item["page_url"], item.get("lastmod", ""))
+        self.sink.flush(buffer, item["page_url"], item.get("lastmod", ""))
         return {"page_url": item["page_url"], "records": len(records)}
 
-    async def _one(self, record: Record) -> None:
+    async def _one(self, record: Record, buffer: ItemBuffer) -> None:
         try:
-            await self.pipeline.process(record, self.fetch, self.sink)
+            await self.pipeline.process(record, self.fetch, buffer)
         except Exception as e:  # a bug must cost one record, counted, not the crawl
             log.exception("internal error on %s", record.image_url)
-            self.sink.reject(record, Rejection("internal", "internal_error", f"{type(e).__name__}: {e}"[:200]),
-                             Counter())
+            buffer.reject(record, Rejection("internal", "internal_error", f"{type(e).__name__}: {e}"[:200]),
+                          Counter())
+
+    def _shutting_down(self) -> bool:
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None)  # Scrapy marks a closing spider's slot; no public flag
+        return not engine.running or (slot is not None and getattr(slot, "closing", None) is not None)
 
     # -- image fetching through Scrapy's downloader ------------------------------------------------
     def headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
         check: HeaderCheck | None = request.meta.get("lgs_on_headers")
         if check is None:
             return
+        # (the signal carries no status: content types are judged after the response, where a 429's
+        # text/plain body does not count against the image)
         flat = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in headers.items()}
         rej = check(0, flat)
-        if rej is None:
-            ctype = flat.get("Content-Type", "").lower()
-            if ctype.startswith(("text/", "application/json", "application/xhtml")):
-                rej = Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60])
         if rej is not None:
             request.meta["lgs_rejection"] = rej
             raise StopDownload(fail=False)
@@ -177,6 +198,8 @@ class LgsPipeline:
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as e:  # every download failure becomes a counted reason
+            if self._shutting_down():
+                return FetchResult(rejection=Rejection(FETCH_STAGE, "shutdown"), url=url)
             return FetchResult(rejection=Rejection(FETCH_STAGE, failure_reason(e), f"{type(e).__name__}: {e}"[:160]),
                                url=url)
         rej = response.request.meta.get("lgs_rejection") if response.request is not None else None
@@ -186,6 +209,10 @@ class LgsPipeline:
             return FetchResult(rejection=rej, status=response.status, headers=headers, url=url)
         if response.status != 200:
             return FetchResult(rejection=Rejection(FETCH_STAGE, f"http_{response.status}"),
+                               status=response.status, headers=headers, url=url)
+        ctype = headers.get("Content-Type", "").lower()
+        if ctype.startswith(("text/", "application/json", "application/xhtml")):
+            return FetchResult(rejection=Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60]),
                                status=response.status, headers=headers, url=url)
         if "partial" in response.flags or "dataloss" in response.flags:
             return FetchResult(rejection=Rejection(FETCH_STAGE, "truncated_body"), status=response.status,

@@ -15,15 +15,16 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from protego import Protego
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from lgs_crawl.config import Config
 from lgs_crawl.extract import extract, select
-from lgs_crawl.sitemap import SitemapTooLarge, iter_sitemap
+from lgs_crawl.sitemap import SitemapEntry, SitemapTooLarge, iter_sitemap
 
 PAGE_MAXSIZE = 16 * 1024 * 1024
 
@@ -32,7 +33,7 @@ class ProductSpider(scrapy.Spider):
     name = "product"
 
     def __init__(self, config: Config, known_pages: dict[str, str] | None = None, refresh: bool = False,
-                 **kw: Any) -> None:
+                 max_products: int | None = None, **kw: Any) -> None:
         assert config.site is not None
         self.cfg = config
         self.site = config.site
@@ -51,6 +52,20 @@ class ProductSpider(scrapy.Spider):
         self.known_pages = known_pages or {}  # committed page URL -> lastmod (incremental crawls)
         self.refresh = refresh
         self.pages_requested = 0
+        self.max_products = max_products
+        self.items_yielded = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ProductSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=scrapy.signals.request_dropped)
+        return spider
+
+    def request_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
+        """The duplicate filter drops a redirect back to a URL already visited: a redirect loop."""
+        if request.url in request.meta.get("redirect_urls", []):
+            self.crawler.stats.inc_value("lgs/pages")
+            self._fail("redirect_loop", request.url)
 
     # -- discovery ---------------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -101,7 +116,9 @@ class ProductSpider(scrapy.Spider):
         self.crawler.stats.inc_value("lgs/sitemaps")
         try:
             entries = iter_sitemap(response.body)
-            for entry in entries:
+            for raw in entries:
+                # the URL as Scrapy requests it (percent-encoded), so it compares with committed pages
+                entry = SitemapEntry(raw.kind, safe_url_string(raw.loc), raw.lastmod)
                 if entry.kind == "sitemap":
                     yield scrapy.Request(entry.loc, callback=self.parse_sitemap, errback=self.page_failed,
                                          priority=20, meta={"download_maxsize": PAGE_MAXSIZE})
@@ -128,6 +145,9 @@ class ProductSpider(scrapy.Spider):
         products = [p for p in extract(response.text, url, self.site.selectors) if p.has_data]
         expected = self.is_product_url(url)
         if products and (expected or not self.product_patterns):
+            if self.max_products is not None and self.items_yielded >= self.max_products:
+                raise CloseSpider("max_products")
+            self.items_yielded += 1
             self.crawler.stats.inc_value("lgs/product_pages")
             yield {"page_url": url, "lastmod": response.meta.get("lastmod", ""),
                    "rendered": bool(response.meta.get("playwright")), "products": products}

@@ -8,7 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Route:
     def __init__(self, body: bytes = b"", status: int = 200, headers: dict[str, str] | None = None,
-                 fail_times: int = 0, fail_status: int = 503, retry_after: str | None = None) -> None:
+                 fail_times: int = 0, fail_status: int = 503, retry_after: str | None = None,
+                 delay: float = 0.0, stream_bytes: int = 0, claim_length: int | None = None) -> None:
+        """stream_bytes: send that many zero bytes lazily (chunked, or with claim_length as the
+        Content-Length), to test size caps without holding the body in memory."""
+        self.delay, self.stream_bytes, self.claim_length = delay, stream_bytes, claim_length
         self.body, self.status, self.headers = body, status, headers or {}
         self.fail_times, self.fail_status, self.retry_after = fail_times, fail_status, retry_after
         self.hits = 0
@@ -18,6 +22,7 @@ class StaticServer:
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
         self.requests: list[tuple[str, str]] = []  # (path, user-agent)
+        self.streamed: list[tuple[str, int]] = []  # (path, bytes written before the client hung up)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,7 +44,39 @@ class StaticServer:
                         h["Retry-After"] = route.retry_after
                     self._send(route.fail_status, h, b"busy")
                     return
+                if route.delay:
+                    import time
+
+                    time.sleep(route.delay)
+                if route.stream_bytes:
+                    self._stream(route)
+                    return
                 self._send(route.status, route.headers, route.body)
+
+            def _stream(self, route: Route) -> None:
+                self.send_response(route.status)
+                for k, v in route.headers.items():
+                    self.send_header(k, v)
+                chunked = route.claim_length is None
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(route.claim_length))
+                self.end_headers()
+                chunk = b"\0" * 65536
+                sent = 0
+                try:
+                    while sent < route.stream_bytes:
+                        if chunked:
+                            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        else:
+                            self.wfile.write(chunk)
+                        sent += len(chunk)
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass  # the client hung up: that is what a size cap does
+                server.streamed.append((self.path, sent))
 
             def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
@@ -50,7 +87,11 @@ class StaticServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients hanging up (size caps, kill -9 tests) are expected here
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -212,7 +212,7 @@ class Catalogue:
         elif i % 50 == 37:  # a thumbnail too small to keep
             variants[0].images[0] = ImageSpec(first.path, first.seed, 150, 150, first.fmt)
             expected_drop = "too_small"
-        lastmod = f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        lastmod = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
         return Product(i, slug, style, lang, top, leaf, brand, title, description, currency, variants,
                        in_sitemap=(i % 3 != 2), lastmod=lastmod, expected_drop=expected_drop)
 

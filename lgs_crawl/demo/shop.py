@@ -3,7 +3,9 @@
 Faults (``--faults a,b``): ``429`` (every 7th image answers 429 with Retry-After once), ``503`` (every 11th
 product page answers 503 once), ``slow`` (every 13th image takes 2 s), ``truncated`` (every 17th image
 is cut short), ``wrong_type`` (every 19th image is an HTML page), ``redirect_loop`` (category pages
-link to a page that redirects in a circle), ``pagination_trap`` (listings always have a next page).
+link to a page that redirects in a circle), ``pagination_trap`` (listings always have a next page),
+``reset`` (every 23rd image: the connection is dropped without an answer). ``down_after=N`` makes the
+whole shop drop every connection after N requests (a shop that goes down halfway).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from lgs_crawl.demo import pages
 from lgs_crawl.demo.catalogue import Catalogue, ImageSpec, slugify
 from lgs_crawl.demo.images import encode, product_image
 
-FAULTS = ("429", "503", "slow", "truncated", "wrong_type", "redirect_loop", "pagination_trap")
+FAULTS = ("429", "503", "slow", "truncated", "wrong_type", "redirect_loop", "pagination_trap", "reset")
 log = logging.getLogger("lgs_crawl.demo")
 
 
@@ -44,7 +46,9 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", 
 
 class DemoShop:
     def __init__(self, products: int = 300, seed: int = 7, crawl_delay: float = 0.0,
-                 faults: tuple[str, ...] = ()) -> None:
+                 faults: tuple[str, ...] = (), down_after: int = 0) -> None:
+        self.down_after = down_after
+        self.requests = 0
         self.catalogue = Catalogue(products, seed)
         self.crawl_delay = crawl_delay
         self.faults = set(faults)
@@ -66,7 +70,6 @@ class DemoShop:
         r.add_get("/c/{top}/{leaf}", self.category)
         r.add_get("/p/{slug}", self.product)
         r.add_get("/private/{tail:.*}", self.private)
-        r.add_get("/loop/{n}", self.loop)
         r.add_get("/images/{name}", self.image)
         r.add_get("/static/app.js", self.app_js)
         r.add_get("/static/placeholder.gif", self.placeholder)
@@ -78,6 +81,10 @@ class DemoShop:
     async def _record(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
         import time
 
+        self.requests += 1
+        if self.down_after and self.requests > self.down_after:
+            request.transport.close()  # type: ignore[union-attr]
+            raise web.HTTPServiceUnavailable()
         self.hits[request.path] += 1
         self.log.append((time.monotonic(), request.path_qs, request.headers.get("User-Agent", "")))
         if not self.base:
@@ -132,15 +139,14 @@ class DemoShop:
             # like real shops: an out-of-range page redirects to the first one
             raise web.HTTPFound(request.path)
         if "redirect_loop" in self.faults:
-            html = html.replace("</ul>", "<li><a class=\"product-link\" href=\"/loop/1\">Loop</a></li></ul>")
+            html = html.replace("</ul>", "<li><a class=\"product-link\" href=\"/p/loop-1.html\">Loop</a></li></ul>")
         return web.Response(text=html, content_type="text/html")
-
-    async def loop(self, request: web.Request) -> web.Response:
-        n = int(request.match_info["n"]) % 3 + 1
-        raise web.HTTPFound(f"/loop/{n}")
 
     async def product(self, request: web.Request) -> web.Response:
         path = request.path
+        if path.startswith("/p/loop-") and "redirect_loop" in self.faults:
+            n = int(path[len("/p/loop-"):].split(".")[0]) % 3 + 1
+            raise web.HTTPFound(f"/p/loop-{n}.html")
         p = self.catalogue.by_path.get(path)
         if p is None:
             raise web.HTTPNotFound()
@@ -161,6 +167,9 @@ class DemoShop:
         n = int(path.split("/p", 1)[1].split("-")[0]) if "/p" in path else 0
         if "429" in self.faults and n % 7 == 0 and self.hits[path] == 1:
             return web.Response(status=429, text="slow down", headers={"Retry-After": "1"})
+        if "reset" in self.faults and n % 23 == 0:
+            request.transport.close()  # type: ignore[union-attr]
+            raise web.HTTPServiceUnavailable()
         if "wrong_type" in self.faults and n % 19 == 0:
             return web.Response(text="<html>Image moved</html>", content_type="text/html")
         body = await asyncio.get_running_loop().run_in_executor(None, image_bytes, spec)
@@ -188,6 +197,9 @@ class DemoShop:
 
     # -- running ----------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self.faults or self.down_after:
+            # dropped connections are the point here; aiohttp's tracebacks about them are noise
+            logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -230,9 +242,9 @@ class ShopThread:
 
 
 def serve_forever(port: int, products: int, seed: int, crawl_delay: float, faults: tuple[str, ...],
-                  ready_file: str | None = None) -> None:
+                  ready_file: str | None = None, down_after: int = 0) -> None:
     async def main() -> None:
-        shop = DemoShop(products, seed, crawl_delay, faults)
+        shop = DemoShop(products, seed, crawl_delay, faults, down_after)
         base = await shop.start(port=port)
         print(f"demo shop on {base} ({products} products; faults: {', '.join(faults) or 'none'})", flush=True)
         if ready_file:
