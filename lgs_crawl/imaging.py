@@ -178,7 +178,7 @@ def process_image(data: bytes, opts: ImageOptions | None = None) -> dict[str, An
         out.update(image_error="not_an_image", image_error_detail=data[:16].hex())
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         msg = str(e)
-        reason = "truncated_image" if "truncated" in msg or "broken data stream" in msg else "decode_error"
+        reason = "truncated_image" if "truncated" in msg else "decode_error"
         out.update(image_error=reason, image_error_detail=msg[:200])
     except Exception as e:  # a decoder bug on hostile input must not kill the worker
         out.update(image_error="decode_error", image_error_detail=f"{type(e).__name__}: {e}"[:200])

@@ -4,7 +4,6 @@ entity bomb expands nothing, and a gzip bomb stops at the cap."""
 
 from __future__ import annotations
 
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,10 @@ class SitemapTooLarge(ValueError):
     pass
 
 
+class SitemapInvalid(ValueError):
+    """Not well-formed, or refused by libxml2's guards (entity amplification, huge nodes)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SitemapEntry:
     kind: str  # "sitemap" (an index entry) or "url"
@@ -23,49 +26,81 @@ class SitemapEntry:
     lastmod: str = ""
 
 
-def inflate(body: bytes, max_bytes: int) -> bytes:
-    """Gunzip when the body is gzip (by magic bytes), refusing to produce more than max_bytes."""
+CHUNK = 1 << 20
+
+
+def inflate_chunks(body: bytes, max_bytes: int) -> Iterator[bytes]:
+    """The body in pieces, gunzipped on the fly when it is gzip (by magic bytes); more than max_bytes
+    of output raises SitemapTooLarge."""
     if body[:2] != b"\x1f\x8b":
         if len(body) > max_bytes:
             raise SitemapTooLarge(f"{len(body)} bytes > {max_bytes}")
-        return body
+        for i in range(0, len(body), CHUNK):
+            yield body[i:i + CHUNK]
+        return
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(body, max_bytes + 1)
-    if len(out) > max_bytes or d.unconsumed_tail:
+    pending, total = body, 0
+    while pending and not d.eof:
+        out = d.decompress(pending, CHUNK)
+        pending = d.unconsumed_tail
+        total += len(out)
+        if total > max_bytes:
+            raise SitemapTooLarge(f"inflates past {max_bytes} bytes")
+        if out:
+            yield out
+        elif not pending:
+            break
+    tail = d.flush()
+    if total + len(tail) > max_bytes:
         raise SitemapTooLarge(f"inflates past {max_bytes} bytes")
-    return out
+    if tail:
+        yield tail
+
+
+def inflate(body: bytes, max_bytes: int) -> bytes:
+    return b"".join(inflate_chunks(body, max_bytes))
 
 
 def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+def _entries(events: Iterator[tuple[str, object]]) -> Iterator[SitemapEntry]:
+    for _, el in events:
+        name = _local(el.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = lastmod = ""
+        for child in el:
+            cname = _local(child.tag)
+            if cname == "loc":
+                loc = (child.text or "").strip()
+            elif cname == "lastmod":
+                lastmod = (child.text or "").strip()
+        # drop what has been read: memory stays flat however long the sitemap is
+        el.clear()
+        parent = el.getparent()
+        while parent is not None and el.getprevious() is not None:
+            del parent[0]
+        if loc:
+            yield SitemapEntry("sitemap" if name == "sitemap" else "url", loc, lastmod)
+
+
 def iter_sitemap(body: bytes, max_bytes: int = 64 * 1024 * 1024, max_entries: int = 5_000_000
                  ) -> Iterator[SitemapEntry]:
-    data = inflate(body, max_bytes)
-    parser_events = etree.iterparse(
-        io.BytesIO(data), events=("end",), resolve_entities=False, no_network=True, huge_tree=False,
-        load_dtd=False, remove_comments=True, recover=True)
+    parser = etree.XMLPullParser(events=("end",), resolve_entities=False, no_network=True, huge_tree=False,
+                                 load_dtd=False, remove_comments=True)
     n = 0
     try:
-        for _, el in parser_events:
-            name = _local(el.tag)
-            if name in ("url", "sitemap"):
-                loc = lastmod = ""
-                for child in el:
-                    cname = _local(child.tag)
-                    if cname == "loc":
-                        loc = (child.text or "").strip()
-                    elif cname == "lastmod":
-                        lastmod = (child.text or "").strip()
-                if loc:
-                    yield SitemapEntry("sitemap" if name == "sitemap" else "url", loc, lastmod)
-                    n += 1
-                    if n >= max_entries:
-                        return
-                el.clear()
-                parent = el.getparent()
-                while parent is not None and el.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError:
-        return
+        for chunk in inflate_chunks(body, max_bytes):
+            parser.feed(chunk)
+            for entry in _entries(parser.read_events()):
+                yield entry
+                n += 1
+                if n >= max_entries:
+                    return
+        parser.close()
+        for entry in _entries(parser.read_events()):
+            yield entry
+    except etree.XMLSyntaxError as e:
+        raise SitemapInvalid(str(e)[:200]) from None

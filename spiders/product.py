@@ -24,7 +24,7 @@ from w3lib.url import safe_url_string
 
 from lgs_crawl.config import Config
 from lgs_crawl.extract import extract, select
-from lgs_crawl.sitemap import SitemapEntry, SitemapTooLarge, iter_sitemap
+from lgs_crawl.sitemap import SitemapEntry, SitemapInvalid, SitemapTooLarge, iter_sitemap
 
 PAGE_MAXSIZE = 16 * 1024 * 1024
 
@@ -133,6 +133,8 @@ class ProductSpider(scrapy.Spider):
                     yield self.page_request(entry.loc, priority=1, lastmod=entry.lastmod)
         except SitemapTooLarge as e:
             self._fail("sitemap_too_large", response.url, str(e))
+        except SitemapInvalid as e:  # entries before the fault were used
+            self._fail("sitemap_invalid", response.url, str(e))
 
     # -- pages -------------------------------------------------------------------------------------
     def parse_page(self, response: Response) -> Any:

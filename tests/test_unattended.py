@@ -217,3 +217,19 @@ def test_log_file_is_json_lines(tmp_path, image_server):
     assert sum(1 for e in events if e.get("shard") is not None) == 6
     assert ROOT.exists()
     assert Counter(e["level"] for e in events)["error"] == 0
+
+
+def test_crawl_max_duration_stops_cleanly(tmp_path):
+    with ShopThread(DemoShop(products=60, crawl_delay=0.05)) as shop:
+        cfg = site_config(shop.base, tmp_path, **{"site.render": "http", "max_error_share": 0.5})
+        out = tmp_path / "ds"
+        t0 = time.time()
+        proc = subprocess.run(crawl_args(cfg, out, "--max-duration", "3s"), capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert time.time() - t0 < 30
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "max_duration"
+    assert 0 < len(check_dataset(out))
+    bad = subprocess.run(crawl_args(cfg, tmp_path / "x", "--max-duration", "soon"), capture_output=True, text=True)
+    assert bad.returncode == 2 and "--max-duration" in bad.stderr
