@@ -91,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--down-after", type=int, default=0, help="drop every connection after N requests")
     ds.add_argument("--ready-file", help=argparse.SUPPRESS)
 
+    rp = sub.add_parser("report", help="(re)write OUT/README.md (dataset card with plots) and croissant.json")
+    rp.add_argument("out")
+
+    ex = sub.add_parser("export-urls", help="write the shareable URL list of a dataset (no image bytes)")
+    ex.add_argument("outs", nargs="+")
+    ex.add_argument("--to", required=True, help="release list to write (.parquet)")
+
+    dd = sub.add_parser("dedup", help="near-duplicates across shards, runs and folders, from metadata only")
+    dd.add_argument("outs", nargs="+")
+    dd.add_argument("--radius", type=int, default=8)
+    dd.add_argument("--confirm-radius", type=int, default=10)
+    dd.add_argument("--to", help="duplicates.parquet path (default: FIRST_OUT/duplicates.parquet)")
+    dd.add_argument("--rewrite", help="also write shards without the duplicates under this folder")
+
+    tx = sub.add_parser("taxonomy", help="category tree from breadcrumbs; --benchmark N: a balanced label set")
+    tx.add_argument("out")
+    tx.add_argument("--benchmark", type=int, metavar="MIN_PER_CLASS")
+    tx.add_argument("--val-share", type=float, default=0.2)
+    tx.add_argument("--seed", type=int, default=0)
+
     v = sub.add_parser("validate", help="check a config file; exit 0 or 2")
     v.add_argument("config")
 
@@ -201,10 +221,78 @@ def cmd_download(args: argparse.Namespace) -> int:
             status, code = ("stopped" if stop.is_set() else "done"), EXIT_OK
         finally:
             write_run_json(out, cfg, ["download"], totals, status, code)
+            write_docs(out)
         print_summary("lgs-crawl download", totals.seen, totals.kept, totals.dropped, totals.seconds, str(out))
         return code
 
     return _run_locked(out, body)
+
+
+def _dataset_dir(path: str) -> Path:
+    out = Path(path)
+    if not (out / "metadata").is_dir():
+        raise ConfigError([("OUT", path, "an lgs-crawl output folder (with metadata/) is required")])
+    return out
+
+
+def write_docs(out: Path) -> None:
+    """Dataset card and Croissant file; a failure here is logged, never fatal to the run."""
+    from lgs_crawl.croissant import write_croissant
+    from lgs_crawl.report import write_card
+
+    try:
+        write_card(out)
+        write_croissant(out)
+    except Exception:
+        log.exception("could not write the dataset card for %s", out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out = _dataset_dir(args.out)
+    from lgs_crawl.croissant import write_croissant
+    from lgs_crawl.report import write_card
+
+    print(write_card(out))
+    print(write_croissant(out))
+    return EXIT_OK
+
+
+def cmd_export_urls(args: argparse.Namespace) -> int:
+    from lgs_crawl.release import export_urls
+
+    outs = [_dataset_dir(o) for o in args.outs]
+    n = export_urls(outs, Path(args.to))
+    print(f"{n} rows written to {args.to}")
+    return EXIT_OK
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from lgs_crawl.globaldedup import find_duplicates, rewrite_without
+
+    outs = [_dataset_dir(o) for o in args.outs]
+    dups = find_duplicates(outs, args.radius, args.confirm_radius)
+    to = Path(args.to) if args.to else outs[0] / "duplicates.parquet"
+    pq.write_table(dups, to)
+    print(f"{dups.num_rows} duplicates written to {to}")
+    if args.rewrite:
+        n = rewrite_without(outs, dups, Path(args.rewrite))
+        print(f"{n} samples rewritten without duplicates under {args.rewrite}")
+    return EXIT_OK
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    from lgs_crawl.taxonomy import build, label_set
+
+    out = _dataset_dir(args.out)
+    tree = build(out)
+    print(f"{out}/taxonomy.json: {len(tree['children'])} top-level categories, {tree['count']} samples")
+    if args.benchmark:
+        table = label_set(out, args.benchmark, args.val_share, args.seed)
+        classes = len(set(table.column("label").to_pylist()))
+        print(f"{out}/labels-{args.benchmark}.parquet: {classes} classes x {args.benchmark} samples")
+    return EXIT_OK
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -261,6 +349,7 @@ def _crawl(cfg, out: Path, args: argparse.Namespace, max_duration: float | None,
                           100 * cfg.max_error_share, failed)
         finally:
             write_run_json(out, cfg, ["run"], totals, status, code)
+            write_docs(out)
         print_summary(f"lgs-crawl run ({cfg.site.name})", totals.seen, totals.kept, totals.dropped,
                       totals.seconds, str(out))
         ex = totals.extra

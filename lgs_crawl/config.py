@@ -16,6 +16,7 @@ DEFAULT_FILTERS: list[dict[str, Any]] = [
     {"name": "price"},
     {"name": "optout"},
     {"name": "image_valid"},
+    {"name": "source_check"},
     {"name": "image_size"},
     {"name": "phash_dedup"},
 ]

@@ -130,6 +130,10 @@ async def _run_shards(cfg: Config, url_list: Path, out: Path, url_col: str, capt
     open_shards = asyncio.Semaphore(2)  # overlap shard tails with the next shard's head
     running: set[asyncio.Task[None]] = set()
     source = str(url_list)
+    from lgs_crawl.urllist import _columns, detect_format
+
+    used = {url_col, caption_col, "price", "breadcrumbs", "key", "shard", *FIELD_COLUMNS}
+    extra_columns = tuple(c for c in _columns(url_list, detect_format(url_list)) if c not in used)
 
     async def one(rec: Record, sink: ShardSink) -> None:
         try:
@@ -142,7 +146,7 @@ async def _run_shards(cfg: Config, url_list: Path, out: Path, url_col: str, capt
             in_flight.release()
 
     async def shard_task(shard: int, rows: list[dict[str, Any]]) -> None:
-        writer = ShardWriter(out, shard, ["fetch", *pipeline.chain.names], source)
+        writer = ShardWriter(out, shard, ["fetch", *pipeline.chain.names], source, extra_columns)
         sink = ShardSink(writer, progress)
         try:
             tasks = []

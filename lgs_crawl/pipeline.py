@@ -17,6 +17,7 @@ from lgs_crawl.fetch import FetchResult, HeaderCheck
 from lgs_crawl.imaging import process_image
 from lgs_crawl.record import Record
 
+MISSING_REASONS = ("http_404", "http_410", "dns_error", "connection_error", "wrong_content_type")
 FetchFn = Callable[[str, HeaderCheck], Awaitable[FetchResult]]
 
 
@@ -61,6 +62,10 @@ class Pipeline:
             counts.update(header_counts[0])
         record.http_status = result.status
         if result.rejection is not None:
+            if result.rejection.stage == "fetch" and record.extra.get("source_sha256") and \
+                    result.rejection.reason in MISSING_REASONS:
+                # a released image that no longer downloads: say so in the release's own terms
+                result.rejection = Rejection("fetch", "source_missing", result.rejection.reason)
             if result.rejection.stage == "fetch":
                 counts[f"fetch.dropped.{result.rejection.reason}"] += 1
             else:  # fetched fine; a headers-stage filter dropped it

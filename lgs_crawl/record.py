@@ -68,5 +68,5 @@ class Record(BaseModel):
         row = {name: getattr(self, name) for name in METADATA_FIELDS}
         row["captions"] = dict(self.captions)
         for name, value in self.extra.items():
-            row.setdefault(name, value)
+            row.setdefault(name, value)  # KEY.json has them all; Parquet keeps the run's fixed set
         return row

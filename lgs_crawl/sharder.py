@@ -56,8 +56,10 @@ def make_key(shard: int, index: int) -> str:
 
 
 class ShardWriter:
-    def __init__(self, out: Path, shard: int, filter_order: list[str], source: str = "") -> None:
+    def __init__(self, out: Path, shard: int, filter_order: list[str], source: str = "",
+                 extra_columns: tuple[str, ...] = ()) -> None:
         self.out, self.shard, self.filter_order, self.source = out, shard, filter_order, source
+        self.extra_columns = extra_columns
         self.name = shard_name(shard)
         # temporary names start with a dot: pyarrow, DuckDB, polars and shell globs skip them
         self._tar_tmp = out / "shards" / f".{self.name}.tar.tmp"
@@ -129,7 +131,7 @@ class ShardWriter:
             self.out / "stats" / f".{self.name}.json.tmp": self.out / "stats" / f"{self.name}.json",
         }
         tmp = list(final)
-        pq.write_table(_table(self.rows, METADATA_SCHEMA), tmp[1], compression="zstd")
+        pq.write_table(_table(self.rows, METADATA_SCHEMA, self.extra_columns), tmp[1], compression="zstd")
         pq.write_table(pa.Table.from_pylist(self.rejects, schema=REJECTS_SCHEMA), tmp[2], compression="zstd")
         stats = self.stats()
         tmp[3].write_text(json.dumps(stats, indent=2))
@@ -160,14 +162,14 @@ class ShardWriter:
         }
 
 
-def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Contract columns typed by the schema; extra columns (from URL lists) inferred and appended."""
+def _table(rows: list[dict[str, Any]], schema: pa.Schema, extra_columns: tuple[str, ...] = ()) -> pa.Table:
+    """Contract columns typed by the schema, then the run's extra columns (from the URL list) as strings,
+    so that every metadata file of a dataset has the same schema (polars and DuckDB insist)."""
     base = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
-    extras = [k for k in (rows[0] if rows else {}) if k not in schema.names]
-    for name in extras:
-        try:
-            base = base.append_column(name, pa.array([r.get(name) for r in rows]))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            base = base.append_column(name, pa.array([None if r.get(name) is None else str(r.get(name))
-                                                      for r in rows], pa.string()))
+    for name in extra_columns:
+        if name in schema.names:
+            continue
+        values = [r.get(name) for r in rows]
+        base = base.append_column(name, pa.array(
+            [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values], pa.string()))
     return base

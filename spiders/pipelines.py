@@ -121,8 +121,6 @@ def records_from_item(item: dict[str, Any], run: RunContext) -> list[Record]:
                 rec.price = None  # a locale-formatted text price: the price filter parses it
             rec.caption = render_caption(rec, run.config.caption.template)
             rec.captions = caption_variants(rec)
-            if item.get("rendered"):
-                rec.extra["rendered"] = True
             out.append(rec)
     return out
 
