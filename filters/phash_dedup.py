@@ -34,11 +34,12 @@ class PhashDedup(Filter):
             return None
         hit = self.index.query(int(record.phash, 16), int(record.dhash or "0", 16))
         if hit is not None:
-            return Drop("near_duplicate", f"of {hit[0]} at distance {hit[1]}")
+            return Drop("near_duplicate", f"of {hit[0]:012d} at distance {hit[1]}")
         return None
 
     def commit(self, record) -> None:  # type: ignore[override]
         if record.sha256:
             self._sha.setdefault(record.sha256, record.key)
         if record.phash:
-            self.index.add(int(record.phash, 16), int(record.dhash or "0", 16), record.key)
+            key = int(record.key) if record.key.isdigit() else -1
+            self.index.add(int(record.phash, 16), int(record.dhash or "0", 16), key)

@@ -20,27 +20,33 @@ DUPLICATES_SCHEMA = pa.schema([
 
 
 def find_duplicates(outs: list[Path], radius: int = 8, confirm_radius: int | None = 10) -> pa.Table:
+    """Every sample with an exact (sha256) or confirmed near duplicate earlier in the given order
+    (folders as given, keys ascending); the earlier one is kept."""
+    import numpy as np
+
+    names, keys, phash, dhash, sha = [], [], [], [], []
+    for out in outs:
+        meta = read_metadata(out, ["key", "phash", "dhash", "sha256"]).sort_by("key")
+        n = meta.num_rows
+        names += [str(out)] * n
+        keys += meta.column("key").to_pylist()
+        phash += [int(h or "0", 16) for h in meta.column("phash").to_pylist()]
+        dhash += [int(h or "0", 16) for h in meta.column("dhash").to_pylist()]
+        sha += meta.column("sha256").to_pylist()
     index = HammingIndex(radius, confirm_radius)
-    by_sha: dict[str, tuple[str, str]] = {}
-    names = [str(o) for o in outs]
+    index.add_many(np.array(phash, np.uint64), np.array(dhash, np.uint64))
+    match, dist = index.earlier_duplicates()
+    first_sha: dict[str, int] = {}
     rows = []
-    for out, name in zip(outs, names):
-        meta = read_metadata(out, ["key", "phash", "dhash", "sha256"]).sort_by("key").to_pylist()
-        for m in meta:
-            if m["sha256"] in by_sha:
-                ds, key = by_sha[m["sha256"]]
-                rows.append({"dataset": name, "key": m["key"], "duplicate_of_dataset": ds, "duplicate_of": key,
-                             "distance": 0, "exact": True})
-                continue
-            p, d = int(m["phash"] or "0", 16), int(m["dhash"] or "0", 16)
-            hit = index.query(p, d)
-            if hit is not None:
-                ds, _, key = hit[0].partition("\t")
-                rows.append({"dataset": name, "key": m["key"], "duplicate_of_dataset": ds, "duplicate_of": key,
-                             "distance": hit[1], "exact": False})
-                continue
-            by_sha[m["sha256"]] = (name, m["key"])
-            index.add(p, d, f"{name}\t{m['key']}")
+    for i in range(len(keys)):
+        j, d, exact = int(match[i]), int(dist[i]), False
+        if sha[i] in first_sha:
+            j, d, exact = first_sha[sha[i]], 0, True
+        else:
+            first_sha[sha[i]] = i
+        if j >= 0:
+            rows.append({"dataset": names[i], "key": keys[i], "duplicate_of_dataset": names[j],
+                         "duplicate_of": keys[j], "distance": d, "exact": exact})
     return pa.Table.from_pylist(rows, schema=DUPLICATES_SCHEMA)
 
 

@@ -168,9 +168,9 @@ def test_hamming_index_matches_linear_scan():
 
     rng = random.Random(5)
     idx = HammingIndex(radius=8, confirm_radius=None)
-    stored = [rng.getrandbits(64) for _ in range(3000)]
+    stored = [rng.getrandbits(64) for _ in range(6000)]  # past the write buffer: both parts searched
     for i, h in enumerate(stored):
-        idx.add(h, 0, str(i))
+        idx.add(h, 0, i)
     for _ in range(300):
         base = rng.choice(stored)
         q = base
