@@ -388,7 +388,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 time.sleep(0.1)
             base = ready.read_text().strip()
             text = files("lgs_crawl.demo").joinpath("demo.yaml").read_text().replace("http://127.0.0.1:8765", base)
-            cfg = validate_config(yaml.safe_load(text), "demo.yaml")
+            data = yaml.safe_load(text)
+            if not Path(data["site"].get("chromium_path", "/usr/bin/chromium")).exists():
+                console.print("[yellow]no Chromium at /usr/bin/chromium (apt-get install chromium): the "
+                              "JavaScript-rendered product pages will count as failed[/yellow]")
+                data["site"]["render"] = "http"
+            cfg = validate_config(data, "demo.yaml")
             out = _check_out(args.out)
             console.print(f"demo shop on {base} ({args.products} products); crawling into {out}/")
             code = _crawl(cfg, out, args, None, None, False)
