@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from array import array
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 
@@ -166,15 +165,3 @@ class HammingIndex:
             match[s:e] = best
             dist[s:e] = np.where(best >= 0, best_d, -1)
         return match, dist
-
-    # -- persistence ---------------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        self._merge()
-        np.savez(path, phash=self.phash, dhash=self.dhash)
-
-    @classmethod
-    def load(cls, path: Path, radius: int, confirm_radius: int | None = None) -> HammingIndex:
-        data = np.load(path)
-        index = cls(radius, confirm_radius)
-        index.add_many(data["phash"], data["dhash"])
-        return index

@@ -30,6 +30,11 @@ log = logging.getLogger("lgs_crawl.download")
 FIELD_COLUMNS = ("page_url", "site", "title", "description", "brand", "sku", "gtin", "currency")
 
 
+def record_columns(url_col: str, caption_col: str | None) -> set[str | None]:
+    """List columns that become record fields; every other column is carried along as an extra."""
+    return {url_col, caption_col, "price", "breadcrumbs", "key", "shard", *FIELD_COLUMNS}
+
+
 def row_to_record(row: dict[str, Any], key: str, shard: int, url_col: str, caption_col: str | None,
                   template: str) -> Record:
     rec = Record(key=key, shard=shard, image_url=str(row.get(url_col) or "").strip())
@@ -49,7 +54,7 @@ def row_to_record(row: dict[str, Any], key: str, shard: int, url_col: str, capti
         rec.breadcrumbs = [c.strip() for c in crumbs.split(">") if c.strip()]
     caption = row.get(caption_col) if caption_col else None
     rec.caption = str(caption) if caption is not None else render_caption(rec, template)
-    used = {url_col, caption_col, "price", "breadcrumbs", "key", "shard", *FIELD_COLUMNS}
+    used = record_columns(url_col, caption_col)
     for name, value in row.items():
         if name not in used and name not in rec.extra:
             rec.extra[name] = value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
@@ -98,7 +103,9 @@ def restore_chain(chain: Chain, state: RunState) -> int:
 async def run_download(cfg: Config, url_list: Path, out: Path, url_col: str | None = None,
                        caption_col: str | None = None, show_progress: bool = True,
                        stop: asyncio.Event | None = None) -> RunTotals:
-    url_col, caption_col = resolve_columns(url_list, url_col, caption_col)
+    url_col, caption_col, columns = resolve_columns(url_list, url_col, caption_col)
+    used = record_columns(url_col, caption_col)
+    extra_columns = tuple(c for c in columns if c not in used)
     state = RunState(out)
     totals = RunTotals()
     try:
@@ -115,8 +122,8 @@ async def run_download(cfg: Config, url_list: Path, out: Path, url_col: str | No
         with make_pool(cfg) as pool:
             pipeline = Pipeline(chain, pool)
             async with Fetcher(cfg.fetch, cfg.politeness.user_agent) as fetcher:
-                await _run_shards(cfg, url_list, out, url_col, caption_col, state, pipeline, fetcher,
-                                  done, totals, progress, stop)
+                await _run_shards(cfg, url_list, out, url_col, caption_col, extra_columns, state, pipeline,
+                                  fetcher, done, totals, progress, stop)
         progress.stop()
     finally:
         state.close()
@@ -124,16 +131,12 @@ async def run_download(cfg: Config, url_list: Path, out: Path, url_col: str | No
 
 
 async def _run_shards(cfg: Config, url_list: Path, out: Path, url_col: str, caption_col: str | None,
-                      state: RunState, pipeline: Pipeline, fetcher: Fetcher, done: set[int],
+                      extra_columns: tuple[str, ...], state: RunState, pipeline: Pipeline, fetcher: Fetcher, done: set[int],
                       totals: RunTotals, progress: Progress, stop: asyncio.Event) -> None:
     in_flight = asyncio.Semaphore(cfg.fetch.concurrency)
     open_shards = asyncio.Semaphore(2)  # overlap shard tails with the next shard's head
     running: set[asyncio.Task[None]] = set()
     source = str(url_list)
-    from lgs_crawl.urllist import _columns, detect_format
-
-    used = {url_col, caption_col, "price", "breadcrumbs", "key", "shard", *FIELD_COLUMNS}
-    extra_columns = tuple(c for c in _columns(url_list, detect_format(url_list)) if c not in used)
 
     async def one(rec: Record, sink: ShardSink) -> None:
         try:

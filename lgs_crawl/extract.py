@@ -305,10 +305,10 @@ def extract(html: str, url: str, selectors: dict[str, str] | None = None) -> lis
     base = urljoin(url, base_href) if base_href else url
     ld_nodes = _jsonld_nodes(sel)
     md_nodes = _microdata_nodes(html, base)
-    found = _schema_products(ld_nodes, base)
-    source = "json-ld"
+    md_products = _schema_products(md_nodes, base)
+    found, source = _schema_products(ld_nodes, base), "json-ld"
     if not found:
-        found, source = _schema_products(md_nodes, base), "microdata"
+        found, source = md_products, "microdata"
     og = _opengraph(sel, base)
     picked = _selectors(sel, selectors or {}, base)
     crumbs = _breadcrumbs(ld_nodes) or _breadcrumbs(md_nodes)
@@ -316,8 +316,8 @@ def extract(html: str, url: str, selectors: dict[str, str] | None = None) -> lis
     for data in found or [{}]:
         p = Product()
         p.fill(data, source)
-        if source == "json-ld" and md_nodes:
-            p.fill((_schema_products(md_nodes, base) or [{}])[0], "microdata")
+        if source == "json-ld" and md_products:
+            p.fill(md_products[0], "microdata")
         if len(found) <= 1:  # page-level sources describe the page's one product, not each variant
             p.fill(og, "opengraph")
         p.fill({"breadcrumbs": crumbs}, "schema.org")

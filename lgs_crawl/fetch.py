@@ -82,6 +82,14 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def wrong_content_type(headers: dict[str, str]) -> Rejection | None:
+    """A page or an API answer where an image should be (shared by both fetchers)."""
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "").lower()
+    if ctype.startswith(("text/", "application/json", "application/xhtml")):
+        return Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60])
+    return None
+
+
 def check_url(url: str, allow_private: bool) -> Rejection | None:
     try:
         parts = urlsplit(url)
@@ -141,6 +149,12 @@ class Fetcher:
         assert self.session is not None
         seen: set[str] = set()
         current = url
+        status, headers = 0, {}
+
+        def drop(reason: str, detail: str = "", retry: float | None = None) -> tuple[FetchResult, float | None]:
+            rejection = Rejection(FETCH_STAGE, reason, detail[:120])
+            return FetchResult(rejection=rejection, status=status, headers=headers, url=current), retry
+
         for _ in range(self.cfg.max_redirects + 1):
             bad = check_url(current, self.cfg.allow_private_network)
             if bad is not None:
@@ -148,64 +162,47 @@ class Fetcher:
             seen.add(current)
             try:
                 async with self.session.get(current, allow_redirects=False) as resp:
-                    headers = {k: v for k, v in resp.headers.items()}
+                    headers = dict(resp.headers.items())
                     status = resp.status
                     if status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         nxt = urljoin(current, resp.headers["Location"])
                         if nxt in seen:
-                            return FetchResult(rejection=Rejection(FETCH_STAGE, "redirect_loop", nxt[:120]),
-                                               status=status, headers=headers, url=current), None
+                            return drop("redirect_loop", nxt)
                         current = nxt
                         continue
                     if status in RETRY_STATUSES:
                         wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                        wait = min(wait, self.cfg.max_retry_after) if wait is not None else 0.0
-                        return FetchResult(rejection=Rejection(FETCH_STAGE, f"http_{status}"),
-                                           status=status, headers=headers, url=current), wait
+                        return drop(f"http_{status}", retry=min(wait, self.cfg.max_retry_after) if wait else 0.0)
                     if status != 200:
-                        return FetchResult(rejection=Rejection(FETCH_STAGE, f"http_{status}"),
-                                           status=status, headers=headers, url=current), None
-                    if on_headers is not None:
-                        rej = on_headers(status, headers)
-                        if rej is not None:
-                            return FetchResult(rejection=rej, status=status, headers=headers, url=current), None
-                    ctype = resp.headers.get("Content-Type", "").lower()
-                    if ctype.startswith(("text/", "application/json", "application/xhtml")):
-                        return FetchResult(rejection=Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60]),
-                                           status=status, headers=headers, url=current), None
+                        return drop(f"http_{status}")
+                    rej = on_headers(status, headers) if on_headers is not None else None
+                    rej = rej or wrong_content_type(headers)
+                    if rej is not None:
+                        return FetchResult(rejection=rej, status=status, headers=headers, url=current), None
                     limit = self.cfg.max_image_bytes
                     if resp.content_length is not None and resp.content_length > limit:
-                        return FetchResult(rejection=Rejection(FETCH_STAGE, "too_large",
-                                                               f"Content-Length {resp.content_length}"),
-                                           status=status, headers=headers, url=current), None
+                        return drop("too_large", f"Content-Length {resp.content_length}")
                     chunks: list[bytes] = []
                     size = 0
                     async for chunk in resp.content.iter_chunked(1 << 16):
                         size += len(chunk)
                         if size > limit:
-                            return FetchResult(rejection=Rejection(FETCH_STAGE, "too_large", f"> {limit} bytes"),
-                                               status=status, headers=headers, url=current), None
+                            return drop("too_large", f"> {limit} bytes")
                         chunks.append(chunk)
                     return FetchResult(body=b"".join(chunks), status=status, headers=headers, url=current), None
             except aiohttp.ClientPayloadError as e:
-                return FetchResult(rejection=Rejection(FETCH_STAGE, "truncated_body", str(e)[:120]),
-                                   url=current), 0.0
+                return drop("truncated_body", str(e), retry=0.0)
             except asyncio.TimeoutError:
-                return FetchResult(rejection=Rejection(FETCH_STAGE, "timeout", f"> {self.cfg.timeout}s"),
-                                   url=current), 0.0
+                return drop("timeout", f"> {self.cfg.timeout}s", retry=0.0)
             except aiohttp.ClientConnectorError as e:
                 if isinstance(getattr(e, "os_error", None), PrivateAddressError) or \
                         isinstance(e.__cause__, PrivateAddressError) or "non-public address" in str(e):
-                    return FetchResult(rejection=Rejection(FETCH_STAGE, "private_network",
-                                                           urlsplit(current).hostname or ""), url=current), None
+                    return drop("private_network", urlsplit(current).hostname or "")
                 if isinstance(e, aiohttp.ClientConnectorDNSError):
-                    return FetchResult(rejection=Rejection(FETCH_STAGE, "dns_error", str(e)[:120]),
-                                       url=current), 0.0
-                return FetchResult(rejection=Rejection(FETCH_STAGE, "connection_error", str(e)[:120]),
-                                   url=current), 0.0
+                    return drop("dns_error", str(e), retry=0.0)
+                return drop("connection_error", str(e), retry=0.0)
             except (aiohttp.ClientError, OSError) as e:
-                return FetchResult(rejection=Rejection(FETCH_STAGE, "connection_error",
-                                                       f"{type(e).__name__}: {e}"[:120]), url=current), 0.0
+                return drop("connection_error", f"{type(e).__name__}: {e}", retry=0.0)
             except ValueError as e:  # yarl/aiohttp reject some malformed URLs this way
-                return FetchResult(rejection=Rejection(FETCH_STAGE, "bad_url", str(e)[:120]), url=current), None
-        return FetchResult(rejection=Rejection(FETCH_STAGE, "too_many_redirects", url[:120]), url=current), None
+                return drop("bad_url", str(e))
+        return drop("too_many_redirects", url)

@@ -18,10 +18,14 @@ def caption_words(caption: str) -> int:
     return len(caption.split())
 
 
-def card_numbers(out: Path) -> dict[str, Any]:
+CARD_COLUMNS = ["key", "site", "caption", "language", "original_width", "original_height", "breadcrumbs",
+                "brand", "crawled_at"]
+
+
+def card_numbers(out: Path, meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every number the card shows, computed from metadata/ and stats/ (tests recompute them)."""
-    meta = read_metadata(out, ["key", "site", "caption", "language", "original_width", "original_height",
-                                "breadcrumbs", "brand", "crawled_at"]).to_pylist()
+    if meta is None:
+        meta = read_metadata(out, CARD_COLUMNS).to_pylist()
     stats = read_stats(out)
     words = [caption_words(m["caption"] or "") for m in meta]
     funnel: dict[str, dict[str, Any]] = {}
@@ -72,68 +76,58 @@ def _quantiles(values: list[int]) -> dict[str, float]:
     return {"min": v[0], "p10": pick(0.1), "median": pick(0.5), "p90": pick(0.9), "max": v[-1]}
 
 
-def _plots(out: Path, nums: dict[str, Any]) -> list[str]:
+def _plots(out: Path, nums: dict[str, Any], meta: list[dict[str, Any]]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    meta = read_metadata(out, ["caption", "original_width", "original_height"]).to_pylist()
-    made = []
+    def figure(name: str, title: str, draw: Any, size: tuple[float, float] = (7, 3.5)) -> str:
+        fig, ax = plt.subplots(figsize=size)
+        draw(ax)
+        ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        return name
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    labels = ["seen"] + [s["stage"] for s in nums["funnel"]]
-    values = [nums["seen"]] + [s["remaining"] for s in nums["funnel"]]
-    ax.barh(labels[::-1], values[::-1], color="#4878a8")
-    for i, v in enumerate(values[::-1]):
-        ax.text(v, i, f" {v}", va="center", fontsize=8)
-    ax.set_xlabel("records remaining after each stage")
-    ax.set_title("Filter funnel")
-    fig.tight_layout()
-    fig.savefig(out / "funnel.png", dpi=110)
-    plt.close(fig)
-    made.append("funnel.png")
+    def funnel(ax: Any) -> None:
+        labels = ["seen"] + [s["stage"] for s in nums["funnel"]]
+        values = [nums["seen"]] + [s["remaining"] for s in nums["funnel"]]
+        ax.barh(labels[::-1], values[::-1], color="#4878a8")
+        for i, v in enumerate(values[::-1]):
+            ax.text(v, i, f" {v}", va="center", fontsize=8)
+        ax.set_xlabel("records remaining after each stage")
 
-    words = [caption_words(m["caption"] or "") for m in meta]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(words, bins=min(50, max(5, len(set(words)))), color="#6a9f58")
-    ax.set_xlabel("caption length (words)")
-    ax.set_ylabel("samples")
-    ax.set_title("Caption length")
-    fig.tight_layout()
-    fig.savefig(out / "caption_length.png", dpi=110)
-    plt.close(fig)
-    made.append("caption_length.png")
+    def lengths(ax: Any) -> None:
+        words = [caption_words(m["caption"] or "") for m in meta]
+        ax.hist(words, bins=min(50, max(5, len(set(words)))), color="#6a9f58")
+        ax.set_xlabel("caption length (words)")
+        ax.set_ylabel("samples")
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter([m["original_width"] for m in meta], [m["original_height"] for m in meta], s=6, alpha=0.5,
-               color="#c4663a")
-    ax.set_xlabel("source width (px)")
-    ax.set_ylabel("source height (px)")
-    ax.set_title("Source image sizes")
-    fig.tight_layout()
-    fig.savefig(out / "image_size.png", dpi=110)
-    plt.close(fig)
-    made.append("image_size.png")
+    def sizes(ax: Any) -> None:
+        ax.scatter([m["original_width"] for m in meta], [m["original_height"] for m in meta], s=6, alpha=0.5,
+                   color="#c4663a")
+        ax.set_xlabel("source width (px)")
+        ax.set_ylabel("source height (px)")
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    langs = nums["languages"]
-    ax.bar(list(langs), list(langs.values()), color="#8c6bb1")
-    ax.set_ylabel("samples")
-    ax.set_title("Caption languages")
-    fig.tight_layout()
-    fig.savefig(out / "languages.png", dpi=110)
-    plt.close(fig)
-    made.append("languages.png")
-    return made
+    def languages(ax: Any) -> None:
+        ax.bar(list(nums["languages"]), list(nums["languages"].values()), color="#8c6bb1")
+        ax.set_ylabel("samples")
+
+    return [figure("funnel.png", "Filter funnel", funnel),
+            figure("caption_length.png", "Caption length", lengths),
+            figure("image_size.png", "Source image sizes", sizes, (5, 5)),
+            figure("languages.png", "Caption languages", languages, (6, 3.5))]
 
 
 def write_card(out: Path) -> Path:
-    nums = card_numbers(out)
+    meta = read_metadata(out, CARD_COLUMNS).to_pylist()
+    nums = card_numbers(out, meta)
     run = read_run(out)
     config = run.get("config", {})
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    plots = _plots(out, nums) if nums["samples"] else []
+    plots = _plots(out, nums, meta) if nums["samples"] else []
     cw = nums["caption_words"]
     lines = [
         "---",

@@ -7,7 +7,6 @@ crash and are removed, so a resumed run yields every accepted sample exactly onc
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -25,7 +24,6 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE INDEX IF NOT EXISTS samples_page ON samples(page_url);
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY, shard INTEGER NOT NULL, lastmod TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 
 SUBDIRS = ("shards", "metadata", "stats", "rejects")
@@ -85,18 +83,6 @@ class RunState:
 
     def committed_pages(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT url, lastmod FROM pages"))
-
-    def totals(self) -> tuple[int, int]:
-        row = self.db.execute("SELECT COALESCE(SUM(samples),0), COALESCE(SUM(rejected),0) FROM shards")
-        return tuple(row.fetchone())  # type: ignore[return-value]
-
-    # -- meta -----------------------------------------------------------------------------------
-    def get(self, k: str, default: Any = None) -> Any:
-        row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
-        return json.loads(row[0]) if row else default
-
-    def set(self, k: str, v: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (k, json.dumps(v)))
 
 
 def fsync_dir(path: Path) -> None:

@@ -48,11 +48,13 @@ def _columns(path: Path, fmt: str) -> list[str]:
     return ["url"]
 
 
-def resolve_columns(path: Path, url_col: str | None, caption_col: str | None) -> tuple[str, str | None]:
+def resolve_columns(path: Path, url_col: str | None, caption_col: str | None
+                    ) -> tuple[str, str | None, list[str]]:
+    """(URL column, caption column or None, every column of the list)."""
     fmt = detect_format(path)
     cols = _columns(path, fmt)
     if fmt == "txt":
-        return "url", None
+        return "url", None, cols
     if url_col is None:
         url_col = next((c for c in URL_COLUMNS if c in cols), None)
         if url_col is None:
@@ -63,7 +65,7 @@ def resolve_columns(path: Path, url_col: str | None, caption_col: str | None) ->
         caption_col = next((c for c in CAPTION_COLUMNS if c in cols), None)
     elif caption_col not in cols:
         raise ConfigError([("--caption-col", caption_col, f"one of the list's columns: {', '.join(cols)}")])
-    return url_col, caption_col
+    return url_col, caption_col, cols
 
 
 def iter_rows(path: Path, batch: int = 4096) -> Iterator[dict[str, Any]]:

@@ -21,12 +21,17 @@ from lgs_crawl.chain import FETCH_STAGE, Rejection
 from lgs_crawl.crawl import RunContext, get_run
 from lgs_crawl.download import make_pool, restore_chain
 from lgs_crawl.extract import Product
-from lgs_crawl.fetch import FetchResult, HeaderCheck, check_url
+from lgs_crawl.fetch import FetchResult, HeaderCheck, check_url, wrong_content_type
 from lgs_crawl.pipeline import Pipeline
 from lgs_crawl.record import Record, utc_now
 from lgs_crawl.sharder import ShardWriter
 
 log = logging.getLogger("lgs_crawl.crawl")
+
+
+def flat_headers(headers: Any) -> dict[str, str]:
+    """Scrapy's bytes multi-dict as the str dict the filters read (repeated headers joined)."""
+    return {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in headers.items()}
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -181,8 +186,7 @@ class LgsPipeline:
             return
         # (the signal carries no status: content types are judged after the response, where a 429's
         # text/plain body does not count against the image)
-        flat = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in headers.items()}
-        rej = check(0, flat)
+        rej = check(0, flat_headers(headers))
         if rej is not None:
             request.meta["lgs_rejection"] = rej
             raise StopDownload(fail=False)
@@ -202,16 +206,15 @@ class LgsPipeline:
                                url=url)
         rej = response.request.meta.get("lgs_rejection") if response.request is not None else None
         rej = rej or request.meta.get("lgs_rejection")
-        headers = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
+        headers = flat_headers(response.headers)
         if rej is not None:
             return FetchResult(rejection=rej, status=response.status, headers=headers, url=url)
         if response.status != 200:
             return FetchResult(rejection=Rejection(FETCH_STAGE, f"http_{response.status}"),
                                status=response.status, headers=headers, url=url)
-        ctype = headers.get("Content-Type", "").lower()
-        if ctype.startswith(("text/", "application/json", "application/xhtml")):
-            return FetchResult(rejection=Rejection(FETCH_STAGE, "wrong_content_type", ctype[:60]),
-                               status=response.status, headers=headers, url=url)
+        rej = wrong_content_type(headers)
+        if rej is not None:
+            return FetchResult(rejection=rej, status=response.status, headers=headers, url=url)
         if "partial" in response.flags or "dataloss" in response.flags:
             return FetchResult(rejection=Rejection(FETCH_STAGE, "truncated_body"), status=response.status,
                                headers=headers, url=url)

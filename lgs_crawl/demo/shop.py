@@ -74,7 +74,6 @@ class DemoShop:
         r.add_get("/static/app.js", self.app_js)
         r.add_get("/static/placeholder.gif", self.placeholder)
         r.add_get("/about.html", self.about)
-        r.add_get("/__truth.json", self.truth)
         return app
 
     @web.middleware
@@ -191,9 +190,6 @@ class DemoShop:
     async def placeholder(self, request: web.Request) -> web.Response:
         return web.Response(body=bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000"
                                                "010001000002024401003b"), content_type="image/gif")
-
-    async def truth(self, request: web.Request) -> web.Response:
-        return web.json_response({"products": len(self.catalogue.products), "seed": self.catalogue.seed})
 
     # -- running ----------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:

@@ -66,6 +66,16 @@ def make_corpus(folder: Path, n: int, seed: int = 1, corrupt_share: float = 0.01
     return rows
 
 
+def write_url_list(rows: list[dict], base: str, path: Path) -> Path:
+    """The corpus as a Parquet URL list (url, caption) pointing at the server at base."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([{"url": f"{base}/{r['name']}", "caption": r["caption"]} for r in rows]),
+                   path)
+    return path
+
+
 @contextlib.contextmanager
 def serve(folder: Path) -> Iterator[str]:
     """Serve a folder on 127.0.0.1; yields the base URL."""

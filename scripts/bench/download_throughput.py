@@ -13,11 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, kept_samples, make_corpus, measure, report, serve  # noqa: E402
+from _common import ROOT, kept_samples, make_corpus, measure, report, serve, write_url_list  # noqa: E402
 
 
 def main() -> None:
@@ -30,9 +27,7 @@ def main() -> None:
     rows = make_corpus(corpus, args.images)
     with tempfile.TemporaryDirectory() as tmp, serve(corpus) as base:
         tmp = Path(tmp)
-        url_list = tmp / "urls.parquet"
-        pq.write_table(pa.Table.from_pylist([{"url": f"{base}/{r['name']}", "caption": r["caption"]}
-                                             for r in rows]), url_list)
+        url_list = write_url_list(rows, base, tmp / "urls.parquet")
         results = []
         plain = measure([sys.executable, str(ROOT / "scripts/bench/plain_pillow_baseline.py"), str(url_list),
                          str(tmp / "plain"), str(args.processes)])

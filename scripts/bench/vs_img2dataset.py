@@ -17,11 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, kept_samples, make_corpus, measure, report, serve  # noqa: E402
+from _common import ROOT, kept_samples, make_corpus, measure, report, serve, write_url_list  # noqa: E402
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -44,9 +41,7 @@ def main() -> None:
     rows = make_corpus(corpus, args.images)
     with tempfile.TemporaryDirectory() as tmp, serve(corpus) as base:
         tmp = Path(tmp)
-        url_list = tmp / "urls.parquet"
-        pq.write_table(pa.Table.from_pylist([{"url": f"{base}/{r['name']}", "caption": r["caption"]}
-                                             for r in rows]), url_list)
+        url_list = write_url_list(rows, base, tmp / "urls.parquet")
         i2d = measure([str(exe), "--url_list", str(url_list), "--input_format", "parquet", "--url_col", "url",
                        "--caption_col", "caption", "--output_format", "webdataset", "--output_folder",
                        str(tmp / "i2d"), "--image_size", "256", "--resize_mode", "keep_ratio",
