@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import cv2
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -223,3 +225,70 @@ def test_fast_hashes_equal_imagehash():
         if seed % 3 == 0:
             im = im.convert("L").convert("RGB")
         assert image_hashes(im) == (str(imagehash.phash(im)), str(imagehash.dhash(im)))
+
+
+def _jpeg_with_orientation(im: Image.Image, orientation: int, **kw) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("size", [(1200, 900), (640, 480), (300, 2000), (3000, 2100), (200, 150)])
+def test_fast_jpeg_path_equals_plain_pillow_path(size):
+    """OpenCV's scaled JPEG decode gives Pillow's pixels at the same DCT scale: same output bytes, same
+    hashes, for every EXIF orientation, greyscale and progressive files, in every resize mode."""
+    from lgs_crawl.imaging import process_image
+
+    base = product_image(sum(size), *size)
+    for orientation in range(1, 9):
+        src = base.convert("L") if orientation == 3 else base
+        data = _jpeg_with_orientation(src, orientation, quality=90, progressive=orientation == 4)
+        for mode in ("keep_ratio", "center_crop", "border"):
+            opts = ImageOptions(resize_mode=mode)
+            fast, plain = process_image(data, opts), process_image(data, opts, fast=False)
+            assert "image_error" not in fast and fast["image"]
+            assert fast == plain, (size, orientation, mode)
+
+
+def test_exif_orientation_matches_pillow():
+    from PIL import ImageOps
+
+    from lgs_crawl.imaging import _orient
+
+    im = product_image(3, 60, 40)
+    a = np.asarray(im)
+    for orientation in range(1, 9):
+        exif = im.getexif()
+        exif[0x0112] = orientation
+        im.info["exif"] = exif.tobytes()
+        tagged = Image.open(io.BytesIO(_jpeg_with_orientation(im, orientation, quality=100)))
+        expected = np.asarray(ImageOps.exif_transpose(tagged).convert("RGB"))
+        got = _orient(np.asarray(tagged.convert("RGB")), orientation)
+        assert got.shape == expected.shape and (got == expected).all(), orientation
+    assert _orient(a, 1) is a
+
+
+def test_hashes_are_imagehash_on_the_hash_thumbnail():
+    import imagehash
+
+    from lgs_crawl.imaging import hash_thumbnail, process_image
+
+    for seed in range(10):
+        data = encode(product_image(seed, 500 + 50 * seed, 700), "JPEG", quality=90)
+        out = process_image(data)
+        pixels = cv2.imdecode(np.frombuffer(out["image"], np.uint8), cv2.IMREAD_COLOR)
+        thumb = hash_thumbnail(pixels)  # from the re-encoded output: within a bit or two
+        assert (int(out["phash"], 16) ^ int(str(imagehash.phash(thumb)), 16)).bit_count() <= 4
+    a = np.ascontiguousarray(np.asarray(product_image(1, 300, 400))[:, :, ::-1])
+    thumb = hash_thumbnail(a)
+    from lgs_crawl.imaging import image_hashes
+
+    assert image_hashes(thumb) == (str(imagehash.phash(thumb)), str(imagehash.dhash(thumb)))
+
+
+def test_truncated_jpeg_is_reported_not_filled_in():
+    data = encode(product_image(4, 800, 600), "JPEG", quality=90)
+    r = decoded(data[: len(data) // 2])
+    assert r.image_error == "truncated_image" and not r.image
