@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     dd = sub.add_parser("dedup", help="near-duplicates across shards, runs and folders, from metadata only")
     dd.add_argument("outs", nargs="+")
     dd.add_argument("--radius", type=int, default=8)
-    dd.add_argument("--confirm-radius", type=int, default=10)
+    dd.add_argument("--confirm-radius", type=int, default=10, help="dhash radius")
+    dd.add_argument("--chroma-tolerance", type=int, default=4, help="2x2 chroma, in 8-bit levels")
     dd.add_argument("--to", help="duplicates.parquet path (default: FIRST_OUT/duplicates.parquet)")
     dd.add_argument("--rewrite", help="also write shards without the duplicates under this folder")
 
@@ -272,7 +273,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from lgs_crawl.globaldedup import find_duplicates, rewrite_without
 
     outs = [_dataset_dir(o) for o in args.outs]
-    dups = find_duplicates(outs, args.radius, args.confirm_radius)
+    dups = find_duplicates(outs, args.radius, args.confirm_radius, args.chroma_tolerance)
     to = Path(args.to) if args.to else outs[0] / "duplicates.parquet"
     pq.write_table(dups, to)
     print(f"{dups.num_rows} duplicates written to {to}")

@@ -6,22 +6,28 @@ Hamming distance r differ in at most floor(r / 3) bits of at least one band, so 
 each band, every value within that radius (232 values at r = 8) and checks only the hashes filed
 there: the cost depends on the radius and the bucket size, not on a scan of the corpus.
 
-Storage per hash: phash and dhash (8 + 8 bytes) and, per band, its position in a counting-sorted
-order (3 x 4 bytes): 28 bytes, plus 3 x 8 MB of bucket offsets shared by all. New hashes go to a small
-write buffer that is searched by brute force and merged into the sorted part when it grows past a
-share of it (amortised O(1) per add). Each phash candidate is confirmed with dhash before it counts.
+Every phash candidate within the radius must pass the confirmations before it counts: dhash within
+``confirm_radius`` bits and the 2x2 chroma signature within ``chroma_tolerance`` levels (see
+imaging.chroma_signature). phash and dhash both describe greyscale structure; the chroma check is the
+independent one that catches two different products of the same shape.
+
+Storage, in insertion order (a stored hash's id is its position): phash, dhash and chroma (3 x 8
+bytes) and, per band, the positions sorted by band value (3 x 4 bytes), plus 3 x 8 MB of bucket
+offsets shared by all. New hashes go to a write buffer searched by brute force and merged into the
+bands (np.insert: one memory move per band, no re-sort) when it fills.
 """
 
 from __future__ import annotations
 
-from array import array
 from itertools import combinations
 
 import numpy as np
 
 BANDS = 3
 BAND_BITS = 21
-BAND_MASK = (1 << BAND_BITS) - 1
+BAND_KEYS = 1 << BAND_BITS
+BUFFER = 8192
+NO_MATCH = -1
 
 
 def _masks(bits: int, radius: int) -> np.ndarray:
@@ -29,139 +35,181 @@ def _masks(bits: int, radius: int) -> np.ndarray:
     for r in range(1, radius + 1):
         for pos in combinations(range(bits), r):
             out.append(sum(1 << p for p in pos))
-    return np.array(out, dtype=np.uint64)
+    return np.array(out, dtype=np.int64)
 
 
-def _bands(h: np.ndarray) -> list[np.ndarray]:
-    return [((h >> np.uint64(BAND_BITS * b)) & np.uint64(BAND_MASK)).astype(np.int64) for b in range(BANDS)]
+def _band(h: np.ndarray, b: int) -> np.ndarray:
+    return ((h >> np.uint64(BAND_BITS * b)) & np.uint64(BAND_KEYS - 1)).astype(np.int64)
+
+
+def chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest difference, in 8-bit levels, between two packed chroma signatures (8 bytes each)."""
+    da = a.view(np.uint8).reshape(-1, 8).astype(np.int16)
+    db = b.view(np.uint8).reshape(-1, 8).astype(np.int16)
+    return np.abs(da - db).max(axis=1)
+
+
+class _Column:
+    """A growable uint64 array (grows by a quarter, so at most 25 % slack)."""
+
+    def __init__(self) -> None:
+        self.data = np.zeros(1024, np.uint64)
+
+    def put(self, at: int, values: np.ndarray) -> None:
+        end = at + len(values)
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) + len(self.data) // 4), np.uint64)
+            grown[:at] = self.data[:at]
+            self.data = grown
+        self.data[at:end] = values
 
 
 class HammingIndex:
-    def __init__(self, radius: int, confirm_radius: int | None = None, merge_share: float = 0.05) -> None:
+    def __init__(self, radius: int, confirm_radius: int | None = None, chroma_tolerance: int | None = None) -> None:
         if not 0 <= radius <= 16:
             raise ValueError("radius must be within 0..16")
-        self.radius, self.confirm_radius, self.merge_share = radius, confirm_radius, merge_share
+        self.radius, self.confirm_radius, self.chroma_tolerance = radius, confirm_radius, chroma_tolerance
         self._probe = _masks(BAND_BITS, radius // BANDS)
-        self.phash = np.zeros(0, np.uint64)
-        self.dhash = np.zeros(0, np.uint64)
-        self._order: list[np.ndarray] = [np.zeros(0, np.uint32) for _ in range(BANDS)]
-        self._offsets: list[np.ndarray] = [np.zeros(BAND_MASK + 2, np.uint32) for _ in range(BANDS)]
-        self._buf_p: list[int] = []
-        self._buf_d: list[int] = []
-        self.ids = array("q")  # caller's integer id per stored hash (e.g. the numeric sample key)
+        self._phash, self._dhash, self._chroma = _Column(), _Column(), _Column()
+        self._n = 0  # stored hashes
+        self._banded = 0  # hashes [0, _banded) are in the band tables; the rest is the write buffer
+        # band b's ids, sorted by band value, are _order[b * _banded:(b + 1) * _banded]; one flat array
+        # so that a lookup gathers from all bands in one pass
+        self._order = np.zeros(0, np.uint32)
+        self._offsets = np.zeros((BANDS, BAND_KEYS + 1), np.uint32)
+        self._band_shift = np.array([BAND_BITS * b for b in range(BANDS)], np.uint64)[:, None]
+        self._key_base = np.arange(BANDS, dtype=np.int64)[:, None] * (BAND_KEYS + 1)
 
     def __len__(self) -> int:
-        return len(self.phash) + len(self._buf_p)
+        return self._n
 
     @property
     def nbytes(self) -> int:
-        return (self.phash.nbytes + self.dhash.nbytes + sum(o.nbytes for o in self._order)
-                + sum(o.nbytes for o in self._offsets))
+        """RAM held, allocated slack included."""
+        return (self._phash.data.nbytes + self._dhash.data.nbytes + self._chroma.data.nbytes
+                + self._order.nbytes + self._offsets.nbytes)
+
+    @property
+    def phash(self) -> np.ndarray:
+        return self._phash.data[:self._n]
 
     # -- building --------------------------------------------------------------------------------
-    def add(self, phash: int, dhash: int, ident: int = -1) -> None:
-        self._buf_p.append(phash)
-        self._buf_d.append(dhash)
-        self.ids.append(ident)
-        if len(self._buf_p) > max(4096, self.merge_share * len(self.phash)):
-            self._merge()
+    def add(self, phash: int, dhash: int = 0, chroma: int = 0) -> int:
+        """Store one hash; returns its id (its position)."""
+        return self.add_many(np.array([phash], np.uint64), np.array([dhash], np.uint64),
+                             np.array([chroma], np.uint64))
 
-    def add_many(self, phash: np.ndarray, dhash: np.ndarray, ids: np.ndarray | None = None) -> None:
-        self._merge()
-        self.phash = np.concatenate([self.phash, phash.astype(np.uint64)])
-        self.dhash = np.concatenate([self.dhash, dhash.astype(np.uint64)])
-        start = len(self.ids)
-        self.ids.extend(ids.astype(np.int64).tolist() if ids is not None else range(start, start + len(phash)))
-        self._rebuild()
+    def add_many(self, phash: np.ndarray, dhash: np.ndarray | None = None, chroma: np.ndarray | None = None) -> int:
+        """Store hashes in order; returns the id of the first."""
+        first, k = self._n, len(phash)
+        zeros = np.zeros(k, np.uint64)
+        self._phash.put(first, phash.astype(np.uint64))
+        self._dhash.put(first, zeros if dhash is None else dhash.astype(np.uint64))
+        self._chroma.put(first, zeros if chroma is None else chroma.astype(np.uint64))
+        self._n += k
+        if self._n - self._banded >= BUFFER:
+            self._merge()
+        return first
 
     def _merge(self) -> None:
-        if not self._buf_p:
+        start, end = self._banded, self._n
+        if start == end:
             return
-        self.phash = np.concatenate([self.phash, np.array(self._buf_p, np.uint64)])
-        self.dhash = np.concatenate([self.dhash, np.array(self._buf_d, np.uint64)])
-        self._buf_p, self._buf_d = [], []
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        for b, values in enumerate(_bands(self.phash)):
-            counts = np.bincount(values, minlength=BAND_MASK + 1)
-            self._offsets[b] = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
-            self._order[b] = np.argsort(values, kind="stable").astype(np.uint32)
+        new_ids = np.arange(start, end, dtype=np.uint32)
+        orders = []
+        for b in range(BANDS):
+            if end - start > start // 4:  # bulk: re-sort everything (a counting sort's order)
+                keys = _band(self._phash.data[:end], b)
+                orders.append(np.argsort(keys, kind="stable").astype(np.uint32))
+                self._offsets[b, 1:] = np.cumsum(np.bincount(keys, minlength=BAND_KEYS))
+                continue
+            keys = _band(self._phash.data[start:end], b)
+            by_key = np.argsort(keys, kind="stable")
+            keys = keys[by_key]
+            # file each new id at the end of its bucket: ids stay in insertion order within a bucket
+            at = self._offsets[b, keys + 1].astype(np.int64)
+            orders.append(np.insert(self._order[b * start:(b + 1) * start], at, new_ids[by_key]))
+            self._offsets[b, 1:] += np.cumsum(np.bincount(keys, minlength=BAND_KEYS)).astype(np.uint32)
+        self._order = np.concatenate(orders)
+        self._banded = end
 
     # -- lookups ---------------------------------------------------------------------------------
-    def query(self, phash: int, dhash: int) -> tuple[int, int] | None:
-        """The closest stored (id, phash distance) within the radius and confirmed by dhash, or None."""
-        idx, dist = self.query_many(np.array([phash], np.uint64), np.array([dhash], np.uint64))
-        return None if idx[0] < 0 else (self.ids[idx[0]], int(dist[0]))
+    def query(self, phash: int, dhash: int = 0, chroma: int = 0) -> tuple[int, int] | None:
+        """The closest confirmed stored hash (id, phash distance) within the radius, or None."""
+        ids, dist = self.query_many(np.array([phash], np.uint64), np.array([dhash], np.uint64),
+                                    np.array([chroma], np.uint64))
+        return None if ids[0] == NO_MATCH else (int(ids[0]), int(dist[0]))
 
-    def query_many(self, phash: np.ndarray, dhash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each query: index of the closest confirmed stored hash (-1 if none) and its distance."""
-        q = len(phash)
-        best = np.full(q, -1, np.int64)
-        best_d = np.full(q, 65, np.int64)
-        if len(self.phash):
-            cand_q, cand_i = self._candidates(phash)
-            self._keep_best(phash, dhash, cand_q, cand_i, self.phash, self.dhash, 0, best, best_d)
-        if self._buf_p:
-            buf_p, buf_d = np.array(self._buf_p, np.uint64), np.array(self._buf_d, np.uint64)
-            cand_q = np.repeat(np.arange(q), len(buf_p))
-            cand_i = np.tile(np.arange(len(buf_p)), q)
-            self._keep_best(phash, dhash, cand_q, cand_i, buf_p, buf_d, len(self.phash), best, best_d)
-        return best, np.where(best >= 0, best_d, -1)
+    def query_many(self, phash: np.ndarray, dhash: np.ndarray | None = None,
+                   chroma: np.ndarray | None = None, before: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per query: id of the closest confirmed stored hash (NO_MATCH if none) and its distance
+        (-1). ``before``: per query, only ids below it count (the self-join's "earlier")."""
+        phash = phash.astype(np.uint64)
+        zeros = np.zeros(len(phash), np.uint64)
+        dhash = zeros if dhash is None else dhash.astype(np.uint64)
+        chroma = zeros if chroma is None else chroma.astype(np.uint64)
+        cand_q, cand_i = self._banded_candidates(phash)
+        if self._n > self._banded:  # the write buffer, by brute force
+            buf = np.arange(self._banded, self._n)
+            cand_q = np.concatenate([cand_q, np.repeat(np.arange(len(phash)), len(buf))])
+            cand_i = np.concatenate([cand_i, np.tile(buf, len(phash))])
+        if before is not None:
+            keep = cand_i < before[cand_q]
+            cand_q, cand_i = cand_q[keep], cand_i[keep]
+        return self._closest(len(phash), cand_q, cand_i, phash, dhash, chroma)
 
-    def _candidates(self, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        qs, ids = [], []
-        for b, values in enumerate(_bands(phash.astype(np.uint64))):
-            keys = (values[:, None] ^ self._probe[None, :].astype(np.int64)).ravel()
-            start = self._offsets[b][keys].astype(np.int64)
-            count = self._offsets[b][keys + 1].astype(np.int64) - start
-            total = int(count.sum())
-            if not total:
-                continue
-            # positions start..start+count-1 for every probed bucket, flattened
-            run_start = np.repeat(start - np.concatenate([[0], np.cumsum(count)[:-1]]), count)
-            pos = run_start + np.arange(total)
-            ids.append(self._order[b][pos].astype(np.int64))
-            qs.append(np.repeat(np.repeat(np.arange(len(phash)), len(self._probe)), count))
-        if not ids:
+    def _banded_candidates(self, phash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, stored id) for every stored hash sharing a probed bucket with a query."""
+        if not self._banded:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(qs), np.concatenate(ids)
+        n_probe = len(self._probe)
+        # keys[q, b, p]: query q's band b value with probe p's bits flipped, as a flat offsets index
+        bands = ((phash[:, None] >> self._band_shift.T) & np.uint64(BAND_KEYS - 1)).astype(np.int64)
+        keys = ((bands[:, :, None] ^ self._probe[None, None, :]) + self._key_base[None]).ravel()
+        offsets = self._offsets.ravel()
+        start = offsets[keys]
+        count = offsets[keys + 1] - start
+        hit = np.flatnonzero(count)
+        if not len(hit):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        count = count[hit].astype(np.int64)
+        band = (hit // n_probe) % BANDS
+        start = start[hit].astype(np.int64) + band * self._banded
+        # positions start..start+count-1 of every non-empty probed bucket, flattened
+        ends = np.cumsum(count)
+        pos = np.repeat(start - (ends - count), count) + np.arange(int(ends[-1]))
+        return np.repeat(hit // (n_probe * BANDS), count), self._order[pos].astype(np.int64)
 
-    def _keep_best(self, phash: np.ndarray, dhash: np.ndarray, cand_q: np.ndarray, cand_i: np.ndarray,
-                   store_p: np.ndarray, store_d: np.ndarray, offset: int, best: np.ndarray,
-                   best_d: np.ndarray) -> None:
-        if not len(cand_q):
-            return
-        d = np.bitwise_count(phash[cand_q] ^ store_p[cand_i]).astype(np.int64)
-        ok = d <= self.radius
-        if self.confirm_radius is not None:
-            ok &= np.bitwise_count(dhash[cand_q] ^ store_d[cand_i]) <= self.confirm_radius
+    def _closest(self, n: int, cand_q: np.ndarray, cand_i: np.ndarray, phash: np.ndarray, dhash: np.ndarray,
+                 chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = np.full(n, NO_MATCH, np.int64)
+        best_d = np.full(n, -1, np.int64)
+        d = np.bitwise_count(phash[cand_q] ^ self._phash.data[cand_i])
+        ok = np.flatnonzero(d <= self.radius)
         cand_q, cand_i, d = cand_q[ok], cand_i[ok], d[ok]
-        if not len(cand_q):
-            return
-        # closest per query (ties: the earliest stored)
-        order = np.lexsort((cand_i, d, cand_q))
-        cand_q, cand_i, d = cand_q[order], cand_i[order], d[order]
-        first = np.concatenate([[True], cand_q[1:] != cand_q[:-1]])
-        for qi, ii, di in zip(cand_q[first], cand_i[first], d[first]):
-            if di < best_d[qi]:
-                best[qi], best_d[qi] = ii + offset, di
+        if self.confirm_radius is not None and len(ok):
+            ok = np.bitwise_count(dhash[cand_q] ^ self._dhash.data[cand_i]) <= self.confirm_radius
+            cand_q, cand_i, d = cand_q[ok], cand_i[ok], d[ok]
+        if self.chroma_tolerance is not None and len(cand_q):
+            ok = chroma_distance(chroma[cand_q], self._chroma.data[cand_i]) <= self.chroma_tolerance
+            cand_q, cand_i, d = cand_q[ok], cand_i[ok], d[ok]
+        if len(cand_q):
+            # closest per query; ties: the earliest stored
+            order = np.lexsort((cand_i, d, cand_q))
+            cand_q, cand_i, d = cand_q[order], cand_i[order], d[order]
+            first = np.flatnonzero(np.concatenate([[True], cand_q[1:] != cand_q[:-1]]))
+            best[cand_q[first]] = cand_i[first]
+            best_d[cand_q[first]] = d[first]
+        return best, best_d
 
     def earlier_duplicates(self, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-        """Self-join: for every stored hash, the closest confirmed match stored before it (-1 if none)
-        and the distance. Used by the global dedup pass over a whole corpus."""
+        """Self-join: for every stored hash, the closest confirmed match stored before it (NO_MATCH if
+        none) and the distance. Used by the global dedup pass over a whole corpus."""
         self._merge()
-        n = len(self.phash)
-        match = np.full(n, -1, np.int64)
-        dist = np.full(n, -1, np.int64)
-        for s in range(0, n, chunk):
-            e = min(n, s + chunk)
-            cand_q, cand_i = self._candidates(self.phash[s:e])
-            keep = cand_i < cand_q + s
-            cand_q, cand_i = cand_q[keep], cand_i[keep]
-            best = np.full(e - s, -1, np.int64)
-            best_d = np.full(e - s, 65, np.int64)
-            self._keep_best(self.phash[s:e], self.dhash[s:e], cand_q, cand_i, self.phash, self.dhash, 0, best, best_d)
-            match[s:e] = best
-            dist[s:e] = np.where(best >= 0, best_d, -1)
+        match = np.full(self._n, NO_MATCH, np.int64)
+        dist = np.full(self._n, -1, np.int64)
+        for s in range(0, self._n, chunk):
+            e = min(self._n, s + chunk)
+            match[s:e], dist[s:e] = self.query_many(self._phash.data[s:e], self._dhash.data[s:e],
+                                                    self._chroma.data[s:e], before=np.arange(s, e))
         return match, dist

@@ -94,8 +94,9 @@ def restore_chain(chain: Chain, state: RunState) -> int:
     from types import SimpleNamespace
 
     n = 0
-    for key, phash, dhash, sha in state.samples():
-        chain.commit(SimpleNamespace(key=key, phash=phash or "", dhash=dhash or "", sha256=sha or ""))
+    for key, phash, dhash, chroma, sha in state.samples():
+        chain.commit(SimpleNamespace(key=key, phash=phash or "", dhash=dhash or "", chroma=chroma or "",
+                                     sha256=sha or ""))
         n += 1
     return n
 

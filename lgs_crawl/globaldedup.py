@@ -1,6 +1,6 @@
 """`lgs-crawl dedup OUT [OUT2 ...]`: near-duplicates across shards, runs and output folders, from the
-Parquet metadata alone (no tar is read), with the same index and dhash confirmation as the online
-filter. The first occurrence (folders in the order given, then key order) is kept."""
+Parquet metadata alone (no tar is read), with the same index and confirmations (dhash, chroma) as
+the online filter. The first occurrence (folders in the order given, then key order) is kept."""
 
 from __future__ import annotations
 
@@ -19,22 +19,24 @@ DUPLICATES_SCHEMA = pa.schema([
 ])
 
 
-def find_duplicates(outs: list[Path], radius: int = 8, confirm_radius: int | None = 10) -> pa.Table:
+def find_duplicates(outs: list[Path], radius: int = 8, confirm_radius: int | None = 10,
+                    chroma_tolerance: int | None = 4) -> pa.Table:
     """Every sample with an exact (sha256) or confirmed near duplicate earlier in the given order
     (folders as given, keys ascending); the earlier one is kept."""
     import numpy as np
 
-    names, keys, phash, dhash, sha = [], [], [], [], []
+    names, keys, phash, dhash, chroma, sha = [], [], [], [], [], []
     for out in outs:
-        meta = read_metadata(out, ["key", "phash", "dhash", "sha256"]).sort_by("key")
+        meta = read_metadata(out, ["key", "phash", "dhash", "chroma", "sha256"]).sort_by("key")
         n = meta.num_rows
         names += [str(out)] * n
         keys += meta.column("key").to_pylist()
         phash += [int(h or "0", 16) for h in meta.column("phash").to_pylist()]
         dhash += [int(h or "0", 16) for h in meta.column("dhash").to_pylist()]
+        chroma += [int(h or "0", 16) for h in meta.column("chroma").to_pylist()]
         sha += meta.column("sha256").to_pylist()
-    index = HammingIndex(radius, confirm_radius)
-    index.add_many(np.array(phash, np.uint64), np.array(dhash, np.uint64))
+    index = HammingIndex(radius, confirm_radius, chroma_tolerance)
+    index.add_many(np.array(phash, np.uint64), np.array(dhash, np.uint64), np.array(chroma, np.uint64))
     match, dist = index.earlier_duplicates()
     first_sha: dict[str, int] = {}
     rows = []

@@ -164,6 +164,13 @@ def image_hashes(thumb: Image.Image) -> tuple[str, str]:
     return phash, dhash
 
 
+def chroma_signature(bgr: np.ndarray) -> str:
+    """Mean Cr and Cb of each quadrant (8 bytes, hex). phash and dhash see only greyscale structure;
+    two different products of one shape on one background differ here."""
+    quads = cv2.cvtColor(cv2.resize(bgr, (2, 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
+    return quads[:, :, 1:].tobytes().hex()
+
+
 def _frame(a: np.ndarray, opts: ImageOptions) -> np.ndarray:
     """center_crop and border modes, applied to the already resized pixels."""
     th, tw = a.shape[:2]
@@ -253,6 +260,7 @@ def process_image(data: bytes, opts: ImageOptions | None = None, fast: bool = Tr
         a = resize(a, *_target_size(out["original_width"], out["original_height"], opts))
         # hashes from the resized (never cropped or padded) pixels: the same content, far fewer pixels
         out["phash"], out["dhash"] = image_hashes(hash_thumbnail(a))
+        out["chroma"] = chroma_signature(a)
         a = _frame(a, opts)
         out.update(image=encode(a, opts), image_ext=opts.format, width=a.shape[1], height=a.shape[0])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -266,3 +274,8 @@ def process_image(data: bytes, opts: ImageOptions | None = None, fast: bool = Tr
     except Exception as e:  # a decoder bug on hostile input must not kill the worker
         out.update(image_error="decode_error", image_error_detail=f"{type(e).__name__}: {e}"[:200])
     return out
+
+
+def process_images(bodies: list[bytes]) -> list[dict[str, Any]]:
+    """A batch for one pool round trip."""
+    return [process_image(body) for body in bodies]

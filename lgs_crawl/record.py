@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,12 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field
 METADATA_FIELDS = (
     "key", "shard", "image_url", "page_url", "site", "caption", "title", "description", "brand",
     "breadcrumbs", "price", "currency", "sku", "gtin", "language", "width", "height",
-    "original_width", "original_height", "phash", "dhash", "sha256", "crawled_at",
+    "original_width", "original_height", "phash", "dhash", "chroma", "sha256", "crawled_at",
 )
 
 
+_now: tuple[int, str] = (0, "")
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """ISO time to the second; formatted once per second, not once per record."""
+    global _now
+    second = int(time.time())
+    if second != _now[0]:
+        _now = (second, datetime.fromtimestamp(second, timezone.utc).isoformat(timespec="seconds"))
+    return _now[1]
 
 
 class Record(BaseModel):
@@ -59,6 +68,7 @@ class Record(BaseModel):
     original_height: int = 0
     phash: str = ""
     dhash: str = ""
+    chroma: str = ""  # 2x2 grid of mean Cr, Cb (8 bytes, hex): the dedup's colour check
     sha256: str = ""
     image: bytes = b""  # encoded output image
     image_ext: str = ""

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS shards (
     source TEXT NOT NULL DEFAULT '', finished_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS samples (
     key TEXT PRIMARY KEY, shard INTEGER NOT NULL, image_url TEXT, page_url TEXT,
-    phash TEXT, dhash TEXT, sha256 TEXT);
+    phash TEXT, dhash TEXT, sha256 TEXT, chroma TEXT);
 CREATE INDEX IF NOT EXISTS samples_page ON samples(page_url);
 CREATE TABLE IF NOT EXISTS pages (
     url TEXT PRIMARY KEY, shard INTEGER NOT NULL, lastmod TEXT NOT NULL DEFAULT '');
@@ -39,6 +39,9 @@ class RunState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(samples)")}
+        if "chroma" not in columns:  # state written before the colour check existed
+            self.db.execute("ALTER TABLE samples ADD COLUMN chroma TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -71,15 +74,15 @@ class RunState:
             self.db.execute("INSERT OR REPLACE INTO shards VALUES (?,?,?,?,?)",
                             (shard, len(samples), rejected, source, time.time()))
             self.db.executemany(
-                "INSERT OR REPLACE INTO samples VALUES (?,?,?,?,?,?,?)",
-                [(s["key"], shard, s["image_url"], s["page_url"], s["phash"], s["dhash"], s["sha256"])
+                "INSERT OR REPLACE INTO samples VALUES (?,?,?,?,?,?,?,?)",
+                [(s["key"], shard, s["image_url"], s["page_url"], s["phash"], s["dhash"], s["sha256"], s["chroma"])
                  for s in samples])
             self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?,?,?)",
                                 [(url, shard, lastmod) for url, lastmod in pages])
 
-    def samples(self) -> Iterator[tuple[str, str, str, str]]:
-        """(key, phash, dhash, sha256) of every committed sample, to rebuild the dedup index."""
-        yield from self.db.execute("SELECT key, phash, dhash, sha256 FROM samples ORDER BY key")
+    def samples(self) -> Iterator[tuple[str, str, str, str, str]]:
+        """(key, phash, dhash, chroma, sha256) of every committed sample, to rebuild the dedup index."""
+        yield from self.db.execute("SELECT key, phash, dhash, chroma, sha256 FROM samples ORDER BY key")
 
     def committed_pages(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT url, lastmod FROM pages"))

@@ -166,24 +166,44 @@ def test_phash_dedup_exact_near_and_distinct():
 
 
 def test_hamming_index_matches_linear_scan():
+    """Bulk-built bands, bands grown by np.insert merges, and the write buffer all find exactly what a
+    linear scan finds: the closest hash within the radius, the earliest on ties; the self-join too."""
     import random
 
+    from lgs_crawl.dedup_index import BUFFER
+
     rng = random.Random(5)
-    idx = HammingIndex(radius=8, confirm_radius=None)
-    stored = [rng.getrandbits(64) for _ in range(6000)]  # past the write buffer: both parts searched
-    for i, h in enumerate(stored):
-        idx.add(h, 0, i)
+    idx = HammingIndex(radius=8)
+    stored = [rng.getrandbits(64) for _ in range(2 * BUFFER + 3000)]
+    idx.add_many(np.array(stored[:BUFFER], np.uint64))  # bulk: one sort per band
+    for h in stored[BUFFER:]:  # one at a time: a merge into the bands, then a buffer again
+        idx.add(h)
     for _ in range(300):
-        base = rng.choice(stored)
-        q = base
+        q = rng.choice(stored)
         for bit in rng.sample(range(64), rng.randint(0, 12)):
             q ^= 1 << bit
         best = min((bin(q ^ h).count("1"), i) for i, h in enumerate(stored))
-        hit = idx.query(q, 0)
-        if best[0] <= 8:
-            assert hit is not None and hit[1] == best[0]
-        else:
-            assert hit is None
+        hit = idx.query(q)
+        assert hit == (best[1], best[0]) if best[0] <= 8 else hit is None
+    near = [stored[7] ^ 0b101, stored[19000] ^ (1 << 40)]
+    joined = HammingIndex(radius=8)
+    joined.add_many(np.array(stored + near, np.uint64))
+    match, dist = joined.earlier_duplicates(chunk=4096)
+    assert match[-2:].tolist() == [7, 19000] and dist[-2:].tolist() == [2, 1]
+    assert (match[:-2] == -1).all()
+
+
+def test_confirmations_veto_phash_matches():
+    from lgs_crawl.dedup_index import chroma_distance
+
+    idx = HammingIndex(radius=8, confirm_radius=10, chroma_tolerance=4)
+    chroma = int.from_bytes(bytes([120, 130, 121, 131, 119, 129, 120, 130]), "big")
+    idx.add(0x8F00FF00FF00FF00, 0x1234, chroma)
+    assert idx.query(0x8F00FF00FF00FF01, 0x1234 ^ 0b111, chroma) == (0, 1)
+    assert idx.query(0x8F00FF00FF00FF01, 0x1234 ^ 0xFFF, chroma) is None  # dhash 12 bits off
+    other = int.from_bytes(bytes([120, 130, 121, 131, 119, 129, 120, 140]), "big")
+    assert idx.query(0x8F00FF00FF00FF01, 0x1234, other) is None  # one quadrant's Cb 10 levels off
+    assert chroma_distance(np.array([chroma], np.uint64), np.array([other], np.uint64)).tolist() == [10]
 
 
 def test_chain_counts_and_first_drop_wins():
@@ -292,3 +312,20 @@ def test_truncated_jpeg_is_reported_not_filled_in():
     data = encode(product_image(4, 800, 600), "JPEG", quality=90)
     r = decoded(data[: len(data) // 2])
     assert r.image_error == "truncated_image" and not r.image
+
+
+def test_caption_fast_paths_equal_plain_path():
+    """normalise() skips ftfy on plain ASCII and the control-character pass on printable text; on
+    ASCII with every control character, line breaks, escapes and entities, and on non-ASCII text,
+    the result is the plain path's."""
+    import random
+
+    from lgs_crawl.demo.catalogue import WORDS
+
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + list("éàüßçñ“”’–…ﬁ\u00a0\u2028\u200bÃ©")
+    texts = [" ".join(rng.choice(w["lines"]) for w in WORDS.values()) for _ in range(50)]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(3000)]
+    texts += ["a\rb", "a\r\nb", "x\x1b[31mred\x1b[0m y", "caf&eacute; &amp; <b>bar</b>\x00\x0c", "Ã©tÃ© dress"]
+    for text in texts:
+        assert normalise(text) == normalise(text, plain=True), repr(text)
