@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("outs", nargs="+")
     dd.add_argument("--radius", type=int, default=8)
     dd.add_argument("--confirm-radius", type=int, default=10, help="dhash radius")
-    dd.add_argument("--chroma-tolerance", type=int, default=4, help="2x2 chroma, in 8-bit levels")
+    dd.add_argument("--chroma-tolerance", type=int, default=3, help="chroma signature, in 8-bit levels")
     dd.add_argument("--to", help="duplicates.parquet path (default: FIRST_OUT/duplicates.parquet)")
     dd.add_argument("--rewrite", help="also write shards without the duplicates under this folder")
 

@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "original_height": ("sc:Integer", "Height of the source image"),
     "phash": ("sc:Text", "64-bit perceptual hash of the source image (hex)"),
     "dhash": ("sc:Text", "64-bit difference hash of the source image (hex)"),
-    "chroma": ("sc:Text", "Mean Cr and Cb of the 2x2 quadrants of the stored image (8 bytes, hex)"),
+    "chroma": ("sc:Text", "Mean Cr and Cb of the 4 central cells of a 4x4 grid over the stored image (8 bytes, hex)"),
     "sha256": ("sc:Text", "SHA-256 of the source image bytes"),
     "crawled_at": ("sc:Text", "When the sample was collected (ISO 8601, UTC)"),
 }

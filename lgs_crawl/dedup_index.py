@@ -7,7 +7,7 @@ each band, every value within that radius (232 values at r = 8) and checks only 
 there: the cost depends on the radius and the bucket size, not on a scan of the corpus.
 
 Every phash candidate within the radius must pass the confirmations before it counts: dhash within
-``confirm_radius`` bits and the 2x2 chroma signature within ``chroma_tolerance`` levels (see
+``confirm_radius`` bits and the chroma signature within ``chroma_tolerance`` levels (see
 imaging.chroma_signature). phash and dhash both describe greyscale structure; the chroma check is the
 independent one that catches two different products of the same shape.
 

@@ -182,6 +182,10 @@ class Fetcher:
                     limit = self.cfg.max_image_bytes
                     if resp.content_length is not None and resp.content_length > limit:
                         return drop("too_large", f"Content-Length {resp.content_length}")
+                    if resp.content_length is not None and \
+                            resp.headers.get("Content-Encoding", "identity").lower() == "identity":
+                        # framed by Content-Length, checked against the cap, not inflated: one read
+                        return FetchResult(body=await resp.read(), status=status, headers=headers, url=current), None
                     chunks: list[bytes] = []
                     size = 0
                     async for chunk in resp.content.iter_chunked(1 << 16):

@@ -20,7 +20,7 @@ DUPLICATES_SCHEMA = pa.schema([
 
 
 def find_duplicates(outs: list[Path], radius: int = 8, confirm_radius: int | None = 10,
-                    chroma_tolerance: int | None = 4) -> pa.Table:
+                    chroma_tolerance: int | None = 3) -> pa.Table:
     """Every sample with an exact (sha256) or confirmed near duplicate earlier in the given order
     (folders as given, keys ascending); the earlier one is kept."""
     import numpy as np

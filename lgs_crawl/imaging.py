@@ -165,10 +165,11 @@ def image_hashes(thumb: Image.Image) -> tuple[str, str]:
 
 
 def chroma_signature(bgr: np.ndarray) -> str:
-    """Mean Cr and Cb of each quadrant (8 bytes, hex). phash and dhash see only greyscale structure;
-    two different products of one shape on one background differ here."""
-    quads = cv2.cvtColor(cv2.resize(bgr, (2, 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
-    return quads[:, :, 1:].tobytes().hex()
+    """Mean Cr and Cb of the four central cells of a 4x4 grid (8 bytes, hex): the colour of the middle
+    of the picture, where the product is, little diluted by the background. phash and dhash see only
+    greyscale structure; two different products of one shape and layout differ here."""
+    grid = cv2.cvtColor(cv2.resize(bgr, (4, 4), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
+    return grid[1:3, 1:3, 1:].tobytes().hex()
 
 
 def _frame(a: np.ndarray, opts: ImageOptions) -> np.ndarray:

@@ -68,7 +68,7 @@ class Record(BaseModel):
     original_height: int = 0
     phash: str = ""
     dhash: str = ""
-    chroma: str = ""  # 2x2 grid of mean Cr, Cb (8 bytes, hex): the dedup's colour check
+    chroma: str = ""  # mean Cr, Cb of the 4 central cells of a 4x4 grid (hex): the dedup's colour check
     sha256: str = ""
     image: bytes = b""  # encoded output image
     image_ext: str = ""

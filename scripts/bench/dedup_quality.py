@@ -88,6 +88,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--distinct", type=int, default=20_000)
     ap.add_argument("--variants", type=int, default=500)
+    ap.add_argument("--first-seed", type=int, default=0, help="distinct images are seeds first..first+N-1 "
+                    "(a held-out set: thresholds were chosen on seeds 0..79,999)")
     ap.add_argument("--cache", default="/tmp/lgs-bench-dedup")
     args = ap.parse_args()
     from lgs_crawl.dedup_index import HammingIndex, chroma_distance
@@ -95,7 +97,8 @@ def main() -> None:
 
     defaults = PhashDedup.Params()
     r, dr, ct = defaults.radius, defaults.confirm_radius, defaults.chroma_tolerance
-    jobs = [(s, "original") for s in range(args.distinct)] + [(s, e) for s in range(args.variants) for e in EDITS]
+    seeds = range(args.first_seed, args.first_seed + args.distinct)
+    jobs = [(s, "original") for s in seeds] + [(s, e) for s in range(args.variants) for e in EDITS]
     h = hashed(jobs, Path(args.cache))
     checks = f"phash<={r}, dhash<={dr}, chroma<={ct}"
 
@@ -112,9 +115,9 @@ def main() -> None:
         print(f"{edit:<10}{both:>44.1%}{alone:>14.1%}")
 
     n = args.distinct
-    p = np.array([h[(s, "original")][0] for s in range(n)], np.uint64)
-    d = np.array([h[(s, "original")][1] for s in range(n)], np.uint64)
-    c = np.array([h[(s, "original")][2] for s in range(n)], np.uint64)
+    p = np.array([h[(s, "original")][0] for s in seeds], np.uint64)
+    d = np.array([h[(s, "original")][1] for s in seeds], np.uint64)
+    c = np.array([h[(s, "original")][2] for s in seeds], np.uint64)
     index = HammingIndex(r)
     index.add_many(p)
     t0 = time.perf_counter()
@@ -129,7 +132,7 @@ def main() -> None:
     n_pairs = n * (n - 1) // 2
     dd = np.bitwise_count(d[pairs[0]] ^ d[pairs[1]])
     cd = chroma_distance(c[pairs[0]], c[pairs[1]])
-    print(f"\nfalse positives among {n:,} distinct images ({n_pairs:,} pairs; pairs enumerated in "
+    print(f"\nfalse positives among {n:,} distinct images (seeds {seeds.start:,}..{seeds.stop - 1:,}) ({n_pairs:,} pairs; pairs enumerated in "
           f"{time.perf_counter() - t0:.1f} s)")
     for label, mask in (
         ("phash alone", np.ones(pairs.shape[1], bool)),
