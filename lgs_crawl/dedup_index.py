@@ -11,9 +11,10 @@ Every phash candidate within the radius must pass the confirmations before it co
 imaging.chroma_signature). phash and dhash both describe greyscale structure; the chroma check is the
 independent one that catches two different products of the same shape.
 
-Storage, in insertion order (a stored hash's id is its position): phash, dhash and chroma (3 x 8
-bytes) and, per band, the positions sorted by band value (3 x 4 bytes), plus 3 x 8 MB of bucket
-offsets shared by all. New hashes go to a write buffer searched by brute force and merged into the
+Storage, in insertion order (a stored hash's id is its position): phash, dhash and chroma (8 bytes
+each; a check that is off stores nothing) and, per band, the positions sorted by band value (3 x 4
+bytes), plus 3 x 8 MB of bucket offsets shared by all: 38.5 bytes a hash at 10M with both checks,
+30.5 with dhash alone. New hashes go to a write buffer searched by brute force and merged into the
 bands (np.insert: one memory move per band, no re-sort) when it fills.
 """
 
@@ -50,12 +51,16 @@ def chroma_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _Column:
-    """A growable uint64 array (grows by a quarter, so at most 25 % slack)."""
+    """A growable uint64 array (grows by a quarter, so at most 25 % slack). A column the index does not
+    check stays empty and holds no memory."""
 
-    def __init__(self) -> None:
-        self.data = np.zeros(1024, np.uint64)
+    def __init__(self, used: bool = True) -> None:
+        self.used = used
+        self.data = np.zeros(1024 if used else 0, np.uint64)
 
     def put(self, at: int, values: np.ndarray) -> None:
+        if not self.used:
+            return
         end = at + len(values)
         if end > len(self.data):
             grown = np.zeros(max(end, len(self.data) + len(self.data) // 4), np.uint64)
@@ -70,7 +75,8 @@ class HammingIndex:
             raise ValueError("radius must be within 0..16")
         self.radius, self.confirm_radius, self.chroma_tolerance = radius, confirm_radius, chroma_tolerance
         self._probe = _masks(BAND_BITS, radius // BANDS)
-        self._phash, self._dhash, self._chroma = _Column(), _Column(), _Column()
+        self._phash = _Column()
+        self._dhash, self._chroma = _Column(confirm_radius is not None), _Column(chroma_tolerance is not None)
         self._n = 0  # stored hashes
         self._banded = 0  # hashes [0, _banded) are in the band tables; the rest is the write buffer
         # band b's ids, sorted by band value, are _order[b * _banded:(b + 1) * _banded]; one flat array

@@ -179,3 +179,17 @@ def test_shop_going_down_halfway_exits_1_with_everything_counted(tmp_path, cli):
     rejects = pq.read_table(tmp_path / "ds" / "rejects").to_pylist()
     reasons = Counter(r["reason"] for r in rejects)
     assert run["totals"]["seen"] == run["totals"]["kept"] + sum(reasons.values())
+
+
+def test_rdfa_and_microdata_extracted_only_where_present():
+    rdfa = """<html><body vocab="https://schema.org/">
+      <script>if (typeof window === "undefined") {}</script>
+      <div typeof="Product"><h1 property="name">Linen shirt, sand</h1>
+        <img property="image" src="/img/shirt.jpg"><span property="sku">LS-12</span>
+        <div property="offers" typeof="Offer"><span property="price">49.90</span>
+          <meta property="priceCurrency" content="EUR"></div></div></body></html>"""
+    (p,) = extract(rdfa, "http://shop.test/p/shirt.html")
+    assert (p.title, p.sku, p.price, p.currency) == ("Linen shirt, sand", "LS-12", "49.90", "EUR")
+    assert p.images == ["http://shop.test/img/shirt.jpg"]
+    # JavaScript's typeof operator is not RDFa: a page without markup yields nothing, cheaply
+    assert extract("<html><script>typeof x</script><p>hello</p></html>", "http://shop.test/") == []
