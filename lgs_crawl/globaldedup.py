@@ -25,15 +25,19 @@ def find_duplicates(outs: list[Path], radius: int = 8, confirm_radius: int | Non
     (folders as given, keys ascending); the earlier one is kept."""
     import numpy as np
 
+    # folders written before the chroma column existed: compare without the colour check
+    if not all("chroma" in pq.read_schema(f).names for out in outs for f in parquet_files(out, "metadata")):
+        chroma_tolerance = None
     names, keys, phash, dhash, chroma, sha = [], [], [], [], [], []
     for out in outs:
-        meta = read_metadata(out, ["key", "phash", "dhash", "chroma", "sha256"]).sort_by("key")
+        columns = ["key", "phash", "dhash", "sha256"] + (["chroma"] if chroma_tolerance is not None else [])
+        meta = read_metadata(out, columns).sort_by("key")
         n = meta.num_rows
         names += [str(out)] * n
         keys += meta.column("key").to_pylist()
         phash += [int(h or "0", 16) for h in meta.column("phash").to_pylist()]
         dhash += [int(h or "0", 16) for h in meta.column("dhash").to_pylist()]
-        chroma += [int(h or "0", 16) for h in meta.column("chroma").to_pylist()]
+        chroma += [int(h or "0", 16) for h in meta.column("chroma").to_pylist()] if "chroma" in columns else [0] * n
         sha += meta.column("sha256").to_pylist()
     index = HammingIndex(radius, confirm_radius, chroma_tolerance)
     index.add_many(np.array(phash, np.uint64), np.array(dhash, np.uint64), np.array(chroma, np.uint64))

@@ -77,18 +77,17 @@ def _quantiles(values: list[int]) -> dict[str, float]:
 
 
 def _plots(out: Path, nums: dict[str, Any], meta: list[dict[str, Any]]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # the object API with the Agg canvas: no pyplot, no GUI backend probing, nothing global to close
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     def figure(name: str, title: str, draw: Any, size: tuple[float, float] = (7, 3.5)) -> str:
-        fig, ax = plt.subplots(figsize=size)
+        fig = Figure(figsize=size, layout="tight")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
         draw(ax)
         ax.set_title(title)
-        fig.tight_layout()
         fig.savefig(out / name, dpi=110)
-        plt.close(fig)
         return name
 
     def funnel(ax: Any) -> None:

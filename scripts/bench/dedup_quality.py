@@ -98,7 +98,8 @@ def main() -> None:
     defaults = PhashDedup.Params()
     r, dr, ct = defaults.radius, defaults.confirm_radius, defaults.chroma_tolerance
     seeds = range(args.first_seed, args.first_seed + args.distinct)
-    jobs = [(s, "original") for s in seeds] + [(s, e) for s in range(args.variants) for e in EDITS]
+    jobs = list(dict.fromkeys([(s, "original") for s in [*seeds, *range(args.variants)]]
+                              + [(s, e) for s in range(args.variants) for e in EDITS]))
     h = hashed(jobs, Path(args.cache))
     checks = f"phash<={r}, dhash<={dr}, chroma<={ct}"
 
