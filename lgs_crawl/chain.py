@@ -23,6 +23,7 @@ class Chain:
     def __init__(self, filters: list[Filter]) -> None:
         self.filters = filters
         self.by_stage: dict[Stage, list[Filter]] = {s: [f for f in filters if f.stage == s] for s in STAGES}
+        self._keys = {f.name: (f"{f.name}.seen", f"{f.name}.kept") for f in filters}
 
     @classmethod
     def from_config(cls, specs: list[dict[str, Any]]) -> Chain:
@@ -31,12 +32,13 @@ class Chain:
     def run(self, stage: Stage, record: Record, counts: Counter[str]) -> Rejection | None:
         """Run one stage's filters in order; count seen/kept/dropped per filter; first drop wins."""
         for f in self.by_stage[stage]:
-            counts[f"{f.name}.seen"] += 1
+            seen, kept = self._keys[f.name]
+            counts[seen] += 1
             drop: Drop | None = f.check(record)
             if drop is not None:
                 counts[f"{f.name}.dropped.{drop.reason}"] += 1
                 return Rejection(f.name, drop.reason, drop.detail)
-            counts[f"{f.name}.kept"] += 1
+            counts[kept] += 1
         return None
 
     def commit(self, record: Record) -> None:

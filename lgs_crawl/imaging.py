@@ -2,9 +2,10 @@
 same pixels.
 
 JPEG (nearly every product photo) is decoded by OpenCV straight at the smallest DCT scale that still
-covers the output (libjpeg-turbo's scaled IDCT: 1/2, 1/4 or 1/8 of the work of a full decode). Pillow
-reads the header first (format, size, mode, EXIF) so the decompression-bomb limit is enforced before
-any pixel is decoded, and Pillow decodes everything else (PNG, WebP, GIF, CMYK or truncated JPEG).
+covers the output (libjpeg-turbo's scaled IDCT: 1/2, 1/4 or 1/8 of the work of a full decode), and
+plain RGB/grey PNG by OpenCV too. Pillow reads the header first (format, size, mode, EXIF) so the
+decompression-bomb limit is enforced before any pixel is decoded, and Pillow decodes everything else
+(WebP, GIF, palette or alpha PNG, 16-bit, CMYK, truncated files).
 Both decoders are libjpeg-turbo with the same settings: at the same scale they give the same pixels
 (a test checks), so the fast path and the plain one give the same output and the same hashes.
 """
@@ -187,9 +188,11 @@ def _frame(a: np.ndarray, opts: ImageOptions) -> np.ndarray:
     return a
 
 
-def _jpeg_complete(data: bytes) -> bool:
-    """A JPEG that ends with its EOI marker. OpenCV fills a truncated JPEG with grey and carries on;
-    anything else goes to Pillow, which reports it as truncated."""
+def _complete(data: bytes, fmt: str) -> bool:
+    """A JPEG that ends with its EOI marker, a PNG with its IEND chunk. OpenCV fills a truncated JPEG
+    with grey and carries on; anything else goes to Pillow, which reports it as truncated."""
+    if fmt == "PNG":
+        return data[-12:] == b"\0\0\0\0IEND\xaeB`\x82"
     return data.rstrip(b"\0\r\n ")[-2:] == b"\xff\xd9"
 
 
@@ -211,14 +214,17 @@ def decode(data: bytes, opts: ImageOptions, out: dict[str, Any], fast: bool = Tr
     need_w, need_h = max(tw, HASH_THUMB), max(th, HASH_THUMB)
     if swap:
         need_w, need_h = need_h, need_w
-    if im.format == "JPEG":
-        scale = dct_scale(w0, h0, need_w, need_h) if opts.resize_mode != "no" else 1
-        if fast and im.mode in ("RGB", "L") and _jpeg_complete(data):
-            a = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_SCALE_FLAGS[scale] | cv2.IMREAD_IGNORE_ORIENTATION)
-            if a is not None:
-                return _orient(a, orientation)
-        if scale > 1:
-            im.draft("RGB", (need_w, need_h))
+    scale = 1
+    if im.format == "JPEG" and opts.resize_mode != "no":
+        scale = dct_scale(w0, h0, need_w, need_h)
+    # OpenCV for plain 8-bit RGB/grey JPEG and PNG (no palette, alpha or transparency key)
+    if fast and im.format in ("JPEG", "PNG") and im.mode in ("RGB", "L") and "transparency" not in im.info \
+            and _complete(data, im.format):
+        a = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_SCALE_FLAGS[scale] | cv2.IMREAD_IGNORE_ORIENTATION)
+        if a is not None:
+            return _orient(a, orientation)
+    if scale > 1:
+        im.draft("RGB", (need_w, need_h))
     im.load()  # animated GIF/WebP: the first frame, which Pillow opens on
     rgb = np.asarray(_to_rgb(im))
     return _orient(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), orientation)

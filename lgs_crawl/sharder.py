@@ -48,21 +48,22 @@ def shard_name(shard: int) -> str:
     return f"{shard:06d}"
 
 
+_TAR_MODE_IDS = b"0000644\x000000000\x000000000\x00"  # mode, uid, gid
+_TAR_TAIL = b"0" + bytes(100) + b"ustar\x0000" + bytes(247)  # type, linkname, magic, version, the rest
+# the checksum counts its own field as spaces; everything but name, size and mtime is constant
+_TAR_CONST_SUM = sum(_TAR_MODE_IDS) + 8 * ord(" ") + sum(_TAR_TAIL)
+
+
 def tar_header(name: str, size: int, mtime: int) -> bytes:
     """A POSIX ustar header for a regular file. Written by hand because member names are ours (short,
-    ASCII) and tarfile's general path costs ~40 us a member, a third of the sink's time."""
+    ASCII) and tarfile's general path costs ~40 us a member; this one ~2 us. Byte-identical to
+    tarfile's (a test checks)."""
     raw = name.encode("ascii")
     if len(raw) > 100:
         raise ValueError(f"tar member name too long: {name}")
-    h = bytearray(512)
-    h[0:len(raw)] = raw
-    h[100:124] = b"0000644\x000000000\x000000000\x00"  # mode, uid, gid
-    h[124:148] = b"%011o\x00%011o\x00" % (size, mtime)
-    h[148:156] = b" " * 8  # the checksum counts its own field as spaces
-    h[156:157] = b"0"
-    h[257:265] = b"ustar\x0000"
-    h[148:156] = b"%06o\x00 " % sum(h)
-    return bytes(h)
+    times = b"%011o\x00%011o\x00" % (size, mtime)
+    checksum = _TAR_CONST_SUM + sum(raw) + sum(times)
+    return raw.ljust(100, b"\x00") + _TAR_MODE_IDS + times + b"%06o\x00 " % checksum + _TAR_TAIL
 
 
 def make_key(shard: int, index: int) -> str:

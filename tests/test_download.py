@@ -221,3 +221,14 @@ def test_private_network_refused_by_default(corpus, cli, tmp_path):
     cli("download", "--url-list", str(url_list), "--out", str(out), "--no-progress", check=True)
     rejects = pq.read_table(out / "rejects").to_pylist()
     assert Counter(r["reason"] for r in rejects) == {"private_network": 2, "bad_scheme": 2}
+
+
+def test_hand_written_tar_headers_are_tarfiles():
+    """The sink's ustar headers are byte-identical to tarfile's, for any size and time."""
+    from lgs_crawl.sharder import tar_header
+
+    for name, size, mtime in [("000001000002.json", 12345, 1764100000), ("x.jpg", 0, 0),
+                              ("000000000000.webp", 20 * 2**20, 2**33 - 1)]:
+        ref = tarfile.TarInfo(name)
+        ref.size, ref.mtime, ref.mode = size, mtime, 0o644
+        assert tar_header(name, size, mtime) == ref.tobuf(tarfile.USTAR_FORMAT)

@@ -185,11 +185,12 @@ def test_hamming_index_matches_linear_scan():
         best = min((bin(q ^ h).count("1"), i) for i, h in enumerate(stored))
         hit = idx.query(q)
         assert hit == (best[1], best[0]) if best[0] <= 8 else hit is None
-    near = [stored[7] ^ 0b101, stored[19000] ^ (1 << 40)]
+    late = len(stored) - 100
+    near = [stored[7] ^ 0b101, stored[late] ^ (1 << 40)]
     joined = HammingIndex(radius=8)
     joined.add_many(np.array(stored + near, np.uint64))
     match, dist = joined.earlier_duplicates(chunk=4096)
-    assert match[-2:].tolist() == [7, 19000] and dist[-2:].tolist() == [2, 1]
+    assert match[-2:].tolist() == [7, late] and dist[-2:].tolist() == [2, 1]
     assert (match[:-2] == -1).all()
 
 
@@ -262,6 +263,9 @@ def test_fast_jpeg_path_equals_plain_pillow_path(size):
     from lgs_crawl.imaging import process_image
 
     base = product_image(sum(size), *size)
+    pngs = [encode(base, "PNG"), encode(base.convert("L"), "PNG"), encode(base.convert("RGBA"), "PNG")]
+    for data in pngs:
+        assert process_image(data) == process_image(data, fast=False)
     for orientation in range(1, 9):
         src = base.convert("L") if orientation == 3 else base
         data = _jpeg_with_orientation(src, orientation, quality=90, progressive=orientation == 4)
@@ -308,10 +312,12 @@ def test_hashes_are_imagehash_on_the_hash_thumbnail():
     assert image_hashes(thumb) == (str(imagehash.phash(thumb)), str(imagehash.dhash(thumb)))
 
 
-def test_truncated_jpeg_is_reported_not_filled_in():
-    data = encode(product_image(4, 800, 600), "JPEG", quality=90)
-    r = decoded(data[: len(data) // 2])
-    assert r.image_error == "truncated_image" and not r.image
+def test_truncated_jpeg_and_png_are_reported_not_filled_in():
+    for fmt in ("JPEG", "PNG"):
+        data = encode(product_image(4, 800, 600), fmt)
+        r = decoded(data[: len(data) // 2])
+        assert r.image_error in ("truncated_image", "decode_error") and not r.image, fmt
+    assert decoded(encode(product_image(4, 800, 600), "JPEG")[:-3000]).image_error == "truncated_image"
 
 
 def test_caption_fast_paths_equal_plain_path():
