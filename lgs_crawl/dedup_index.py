@@ -209,7 +209,7 @@ class HammingIndex:
             best_d[cand_q[first]] = d[first]
         return best, best_d
 
-    def earlier_duplicates(self, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    def earlier_duplicates(self, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """Self-join: for every stored hash, the closest confirmed match stored before it (NO_MATCH if
         none) and the distance. Used by the global dedup pass over a whole corpus."""
         self._merge()
