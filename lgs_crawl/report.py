@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from lgs_crawl import __version__
-from lgs_crawl.dataset import read_metadata, read_run, read_stats
+from lgs_crawl.dataset import read_run, read_stats
 
 
 def caption_words(caption: str) -> int:
@@ -22,12 +21,71 @@ CARD_COLUMNS = ["key", "site", "caption", "language", "original_width", "origina
                 "brand", "crawled_at"]
 
 
-def card_numbers(out: Path, meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+class MetadataSummary:
+    """Everything the card shows about the samples, gathered batch by batch: memory grows with the
+    number of distinct values (caption lengths, sizes, languages, words), not with the samples."""
+
+    SCATTER = 20_000  # image-size points kept for the plot (a seeded reservoir sample beyond that)
+
+    def __init__(self) -> None:
+        import random
+
+        self.n = 0
+        self.words: Counter[int] = Counter()
+        self.vocabulary: set[str] = set()
+        self.languages: Counter[str] = Counter()
+        self.widths: Counter[int] = Counter()
+        self.heights: Counter[int] = Counter()
+        self.leaves: Counter[str] = Counter()
+        self.brands: Counter[str] = Counter()
+        self.sites: set[str] = set()
+        self.dates = ("", "")
+        self.sizes: list[tuple[int, int]] = []
+        self._rng = random.Random(0)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for m in rows:
+            self.n += 1
+            caption = m["caption"] or ""
+            self.words[caption_words(caption)] += 1
+            self.vocabulary.update(w.lower() for w in caption.split())
+            self.languages[m["language"] or "unknown"] += 1
+            self.widths[m["original_width"]] += 1
+            self.heights[m["original_height"]] += 1
+            if m["breadcrumbs"]:
+                self.leaves[m["breadcrumbs"][-1]] += 1
+            if m["brand"]:
+                self.brands[m["brand"]] += 1
+            if m["site"]:
+                self.sites.add(m["site"])
+            if m["crawled_at"]:
+                first, last = self.dates
+                self.dates = (min(first, m["crawled_at"]) if first else m["crawled_at"], max(last, m["crawled_at"]))
+            size = (m["original_width"], m["original_height"])
+            if len(self.sizes) < self.SCATTER:
+                self.sizes.append(size)
+            else:
+                j = self._rng.randrange(self.n)
+                if j < self.SCATTER:
+                    self.sizes[j] = size
+
+
+def summarise(out: Path) -> MetadataSummary:
+    import pyarrow.parquet as pq
+
+    from lgs_crawl.dataset import parquet_files
+
+    summary = MetadataSummary()
+    for path in parquet_files(out, "metadata"):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=CARD_COLUMNS):
+            summary.add(batch.to_pylist())
+    return summary
+
+
+def card_numbers(out: Path, summary: MetadataSummary | None = None) -> dict[str, Any]:
     """Every number the card shows, computed from metadata/ and stats/ (tests recompute them)."""
-    if meta is None:
-        meta = read_metadata(out, CARD_COLUMNS).to_pylist()
+    summary = summary or summarise(out)
     stats = read_stats(out)
-    words = [caption_words(m["caption"] or "") for m in meta]
     funnel: dict[str, dict[str, Any]] = {}
     dropped: Counter[str] = Counter()
     for st in stats:
@@ -46,37 +104,53 @@ def card_numbers(out: Path, meta: list[dict[str, Any]] | None = None) -> dict[st
         remaining -= funnel[stage]["dropped"]
         steps.append({"stage": stage, "dropped": funnel[stage]["dropped"], "remaining": remaining,
                       "reasons": funnel[stage]["reasons"]})
-    leaves = Counter(m["breadcrumbs"][-1] for m in meta if m["breadcrumbs"])
-    dates = sorted(m["crawled_at"] for m in meta if m["crawled_at"])
+    words = summary.words
     return {
-        "samples": len(meta),
+        "samples": summary.n,
         "shards": len(stats),
         "seen": seen,
         "dropped": sum(dropped.values()),
-        "sites": sorted({m["site"] for m in meta if m["site"]}),
-        "first_crawled": dates[0] if dates else "",
-        "last_crawled": dates[-1] if dates else "",
-        "caption_words": {"min": min(words), "max": max(words), "mean": round(statistics.fmean(words), 1),
-                          "median": statistics.median(words)} if words else {},
-        "vocabulary": len({w.lower() for m in meta for w in (m["caption"] or "").split()}),
-        "languages": dict(Counter(m["language"] or "unknown" for m in meta).most_common()),
-        "width": _quantiles([m["original_width"] for m in meta]),
-        "height": _quantiles([m["original_height"] for m in meta]),
-        "top_categories": dict(leaves.most_common(15)),
-        "top_brands": dict(Counter(m["brand"] for m in meta if m["brand"]).most_common(15)),
+        "sites": sorted(summary.sites),
+        "first_crawled": summary.dates[0],
+        "last_crawled": summary.dates[1],
+        "caption_words": {"min": min(words), "max": max(words),
+                          "mean": round(sum(k * v for k, v in words.items()) / summary.n, 1),
+                          "median": _median(words)} if words else {},
+        "vocabulary": len(summary.vocabulary),
+        "languages": dict(summary.languages.most_common()),
+        "width": _quantiles(summary.widths),
+        "height": _quantiles(summary.heights),
+        "top_categories": dict(summary.leaves.most_common(15)),
+        "top_brands": dict(summary.brands.most_common(15)),
         "funnel": steps,
     }
 
 
-def _quantiles(values: list[int]) -> dict[str, float]:
-    if not values:
+def _nth(counts: Counter[int], index: int) -> int:
+    """The index-th value (0-based) of the sorted multiset that ``counts`` describes."""
+    for value in sorted(counts):
+        index -= counts[value]
+        if index < 0:
+            return value
+    raise IndexError(index)
+
+
+def _median(counts: Counter[int]) -> float:
+    n = sum(counts.values())
+    if n % 2:
+        return _nth(counts, n // 2)
+    return (_nth(counts, n // 2 - 1) + _nth(counts, n // 2)) / 2
+
+
+def _quantiles(counts: Counter[int]) -> dict[str, float]:
+    n = sum(counts.values())
+    if not n:
         return {}
-    v = sorted(values)
-    pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]  # noqa: E731
-    return {"min": v[0], "p10": pick(0.1), "median": pick(0.5), "p90": pick(0.9), "max": v[-1]}
+    pick = lambda q: _nth(counts, min(n - 1, int(q * n)))  # noqa: E731
+    return {"min": min(counts), "p10": pick(0.1), "median": pick(0.5), "p90": pick(0.9), "max": max(counts)}
 
 
-def _plots(out: Path, nums: dict[str, Any], meta: list[dict[str, Any]]) -> list[str]:
+def _plots(out: Path, nums: dict[str, Any], summary: MetadataSummary) -> list[str]:
     # the object API with the Agg canvas: no pyplot, no GUI backend probing, nothing global to close
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -99,14 +173,13 @@ def _plots(out: Path, nums: dict[str, Any], meta: list[dict[str, Any]]) -> list[
         ax.set_xlabel("records remaining after each stage")
 
     def lengths(ax: Any) -> None:
-        words = [caption_words(m["caption"] or "") for m in meta]
-        ax.hist(words, bins=min(50, max(5, len(set(words)))), color="#6a9f58")
+        words = summary.words
+        ax.hist(list(words), weights=list(words.values()), bins=min(50, max(5, len(words))), color="#6a9f58")
         ax.set_xlabel("caption length (words)")
         ax.set_ylabel("samples")
 
     def sizes(ax: Any) -> None:
-        ax.scatter([m["original_width"] for m in meta], [m["original_height"] for m in meta], s=6, alpha=0.5,
-                   color="#c4663a")
+        ax.scatter([w for w, _ in summary.sizes], [h for _, h in summary.sizes], s=6, alpha=0.5, color="#c4663a")
         ax.set_xlabel("source width (px)")
         ax.set_ylabel("source height (px)")
 
@@ -121,12 +194,12 @@ def _plots(out: Path, nums: dict[str, Any], meta: list[dict[str, Any]]) -> list[
 
 
 def write_card(out: Path) -> Path:
-    meta = read_metadata(out, CARD_COLUMNS).to_pylist()
-    nums = card_numbers(out, meta)
+    summary = summarise(out)
+    nums = card_numbers(out, summary)
     run = read_run(out)
     config = run.get("config", {})
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    plots = _plots(out, nums, meta) if nums["samples"] else []
+    plots = _plots(out, nums, summary) if nums["samples"] else []
     cw = nums["caption_words"]
     lines = [
         "---",
