@@ -14,12 +14,16 @@ from array import array
 
 from pydantic import Field
 
-from lgs_crawl.dedup_index import HammingIndex
+from lgs_crawl.dedup_index import NO_MATCH, ExactIndex, HammingIndex
 from lgs_crawl.filters import Drop, Filter, FilterParams
 
 
 def _int(hex_value: str) -> int:
     return int(hex_value or "0", 16)
+
+
+def _key(key: str) -> int:
+    return int(key) if key.isdigit() else -1
 
 
 class PhashDedup(Filter):
@@ -38,11 +42,14 @@ class PhashDedup(Filter):
         p = self.params
         self.index = HammingIndex(p.radius, p.confirm_radius, p.chroma_tolerance)
         self._keys = array("q")  # sample key per index id, to name the kept original
-        self._sha: dict[str, str] = {}
+        self._exact = ExactIndex()  # sha256 prefixes, ids in step with _exact_keys
+        self._exact_keys = array("q")
 
     def check(self, record):  # type: ignore[override]
-        if self.params.exact and record.sha256 in self._sha:
-            return Drop("exact_duplicate", f"of {self._sha[record.sha256]}")
+        if self.params.exact and record.sha256:
+            first = self._exact.find(ExactIndex.prefix(record.sha256))
+            if first != NO_MATCH:
+                return Drop("exact_duplicate", f"of {self._exact_keys[first]:012d}")
         if not record.phash:
             return None
         hit = self.index.query(_int(record.phash), _int(record.dhash), _int(record.chroma))
@@ -52,7 +59,8 @@ class PhashDedup(Filter):
 
     def commit(self, record) -> None:  # type: ignore[override]
         if record.sha256:
-            self._sha.setdefault(record.sha256, record.key)
+            self._exact.add(ExactIndex.prefix(record.sha256))
+            self._exact_keys.append(_key(record.key))
         if record.phash:
             self.index.add(_int(record.phash), _int(record.dhash), _int(record.chroma))
-            self._keys.append(int(record.key) if record.key.isdigit() else -1)
+            self._keys.append(_key(record.key))

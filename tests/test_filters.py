@@ -335,3 +335,22 @@ def test_caption_fast_paths_equal_plain_path():
     texts += ["a\rb", "a\r\nb", "x\x1b[31mred\x1b[0m y", "caf&eacute; &amp; <b>bar</b>\x00\x0c", "Ã©tÃ© dress"]
     for text in texts:
         assert normalise(text) == normalise(text, plain=True), repr(text)
+
+
+def test_exact_index_finds_the_earliest_copy_across_merges():
+    import random
+
+    from lgs_crawl.dedup_index import BUFFER, NO_MATCH, ExactIndex
+
+    rng = random.Random(9)
+    values = [rng.getrandbits(64) for _ in range(2 * BUFFER + 500)]
+    values[BUFFER + 10] = values[3]  # a copy after a merge
+    values[-1] = values[BUFFER + 20]  # a copy still in the buffer
+    index = ExactIndex()
+    first: dict[int, int] = {}
+    for i, v in enumerate(values):
+        assert index.find(v) == first.get(v, NO_MATCH)
+        first.setdefault(v, index.add(v))
+    assert index.find(values[3]) == 3 and index.find(values[-1]) == BUFFER + 20
+    assert index.find(rng.getrandbits(64)) == NO_MATCH
+    assert index.nbytes <= 12 * len(values)
