@@ -350,7 +350,8 @@ def test_exact_index_finds_the_earliest_copy_across_merges():
     first: dict[int, int] = {}
     for i, v in enumerate(values):
         assert index.find(v) == first.get(v, NO_MATCH)
-        first.setdefault(v, index.add(v))
+        assert index.add(v) == i
+        first.setdefault(v, i)
     assert index.find(values[3]) == 3 and index.find(values[-1]) == BUFFER + 20
     assert index.find(rng.getrandbits(64)) == NO_MATCH
     assert index.nbytes <= 12 * len(values)
