@@ -17,7 +17,7 @@ from lgs_crawl.chain import Chain, Rejection
 from lgs_crawl.config import Config
 from lgs_crawl.console import Progress
 from lgs_crawl.fetch import Fetcher
-from lgs_crawl.imaging import ImageOptions, init_worker
+from lgs_crawl.imaging import ImageOptions, init_worker, process_images
 from lgs_crawl.pipeline import Pipeline
 from lgs_crawl.record import Record
 from lgs_crawl.runinfo import RunTotals
@@ -85,8 +85,13 @@ def make_pool(cfg: Config) -> ProcessPoolExecutor:
 
     # forkserver: workers do not inherit the parent's sockets, threads or memory growth
     ctx = mp.get_context("forkserver")
-    return ProcessPoolExecutor(cfg.output.processes, mp_context=ctx, initializer=init_worker,
+    pool = ProcessPoolExecutor(cfg.output.processes, mp_context=ctx, initializer=init_worker,
                                initargs=(image_options(cfg), os.getpid()))
+    for _ in range(cfg.output.processes):
+        # start the workers and their imports now, while this process reads the list and loads its
+        # filters, instead of when the first images arrive
+        pool.submit(process_images, [])
+    return pool
 
 
 def restore_chain(chain: Chain, state: RunState) -> int:
