@@ -4,6 +4,7 @@ nginx when present, else a multi-process Python server), and whole-process-tree 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -64,6 +65,17 @@ def make_corpus(folder: Path, n: int, seed: int = 1, corrupt_share: float = 0.01
                 path.write_bytes(encode(im, fmt, **({"quality": 88} if fmt == "JPEG" else {"compress_level": 1})))
         rows.append({"name": name, "caption": caption})
     return rows
+
+
+def add_corpus_arguments(ap: argparse.ArgumentParser, images: int = 3000) -> None:
+    ap.add_argument("--images", type=int, default=images)
+    ap.add_argument("--cache", default="/tmp/lgs-bench-corpus", help="generated corpora are kept here")
+
+
+def cached_corpus(args: argparse.Namespace) -> tuple[Path, list[dict]]:
+    """The corpus the arguments name: (its folder, its rows)."""
+    corpus = Path(args.cache) / f"seed1-{args.images}"
+    return corpus, make_corpus(corpus, args.images)
 
 
 def write_url_list(rows: list[dict], base: str, path: Path) -> Path:

@@ -14,17 +14,24 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, kept_samples, make_corpus, measure, report, serve, write_url_list  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    add_corpus_arguments,
+    cached_corpus,
+    kept_samples,
+    measure,
+    report,
+    serve,
+    write_url_list,
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=3000)
+    add_corpus_arguments(ap)
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--cache", default="/tmp/lgs-bench-corpus")
     args = ap.parse_args()
-    corpus = Path(args.cache) / f"seed1-{args.images}"
-    rows = make_corpus(corpus, args.images)
+    corpus, rows = cached_corpus(args)
     with tempfile.TemporaryDirectory() as tmp, serve(corpus) as base:
         tmp = Path(tmp)
         url_list = write_url_list(rows, base, tmp / "urls.parquet")

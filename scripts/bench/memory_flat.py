@@ -18,20 +18,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, _tree, make_corpus, serve  # noqa: E402
+from _common import ROOT, _tree, add_corpus_arguments, cached_corpus, serve  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=3000)
+    add_corpus_arguments(ap)
     ap.add_argument("--repeats", type=int, default=4)
-    ap.add_argument("--cache", default="/tmp/lgs-bench-corpus")
     args = ap.parse_args()
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    corpus = Path(args.cache) / f"seed1-{args.images}"
-    rows = make_corpus(corpus, args.images)
+    corpus, rows = cached_corpus(args)
     with tempfile.TemporaryDirectory() as tmp, serve(corpus) as base:
         tmp = Path(tmp)
         pq.write_table(pa.Table.from_pylist([{"url": f"{base}/{r['name']}?copy={k}", "caption": r["caption"]}
