@@ -96,6 +96,11 @@ class HammingIndex:
                 + self._order.nbytes + self._offsets.nbytes)
 
     @property
+    def chroma_nbytes(self) -> int:
+        """RAM held by the chroma column (what turning the colour check off saves)."""
+        return self._chroma.data.nbytes
+
+    @property
     def phash(self) -> np.ndarray:
         return self._phash.data[:self._n]
 
@@ -208,6 +213,19 @@ class HammingIndex:
             best[cand_q[first]] = cand_i[first]
             best_d[cand_q[first]] = d[first]
         return best, best_d
+
+    def pairs_within_radius(self, chunk: int = 8192) -> np.ndarray:
+        """Every pair (i, j), j < i, of stored hashes within the phash radius (no confirmations), as a
+        2 x K array, each pair once: an exact enumeration, for measuring rates over all pairs."""
+        self._merge()
+        phash = self._phash.data[:self._n]
+        found = [np.zeros((2, 0), np.int64)]
+        for s in range(0, self._n, chunk):
+            cand_q, cand_i = self._banded_candidates(phash[s:s + chunk])
+            cand_q = cand_q + s
+            keep = (cand_i < cand_q) & (np.bitwise_count(phash[cand_q] ^ phash[cand_i]) <= self.radius)
+            found.append(np.stack([cand_q[keep], cand_i[keep]]))
+        return np.unique(np.concatenate(found, axis=1), axis=1)  # a pair can share several bands
 
     def earlier_duplicates(self, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """Self-join: for every stored hash, the closest confirmed match stored before it (NO_MATCH if

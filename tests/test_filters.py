@@ -355,3 +355,18 @@ def test_exact_index_finds_the_earliest_copy_across_merges():
     assert index.find(values[3]) == 3 and index.find(values[-1]) == BUFFER + 20
     assert index.find(rng.getrandbits(64)) == NO_MATCH
     assert index.nbytes <= 12 * len(values)
+
+
+def test_pairs_within_radius_is_every_close_pair_once():
+    import random
+
+    rng = random.Random(11)
+    stored = [rng.getrandbits(64) for _ in range(3000)]
+    for k in range(200):  # plant close copies
+        stored.append(stored[k] ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64)))
+    idx = HammingIndex(radius=8)
+    idx.add_many(np.array(stored, np.uint64))
+    got = {tuple(p) for p in idx.pairs_within_radius(chunk=512).T.tolist()}
+    expected = {(i, j) for i in range(len(stored)) for j in range(i)
+                if (stored[i] ^ stored[j]).bit_count() <= 8}
+    assert got == expected and len(expected) >= 200

@@ -42,7 +42,7 @@ def main() -> None:
     for i in range(args.queries):
         for bit in rng.choice(63, rng.integers(0, 11), replace=False):
             q[i] ^= np.uint64(1 << int(bit))
-    nbytes, no_chroma = index.nbytes, (index.nbytes - index._chroma.data.nbytes) / args.stored
+    nbytes, no_chroma = index.nbytes, (index.nbytes - index.chroma_nbytes) / args.stored
     t0 = time.perf_counter()
     found = np.concatenate([index.query_many(q[s:s + args.batch], qd[s:s + args.batch], qc[s:s + args.batch])[0]
                             for s in range(0, args.queries, args.batch)])

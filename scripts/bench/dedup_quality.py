@@ -122,14 +122,7 @@ def main() -> None:
     index = HammingIndex(r)
     index.add_many(p)
     t0 = time.perf_counter()
-    qs, ids = [], []
-    for s in range(0, n, 8192):  # every pair (i, j), j < i, within the phash radius: exact enumeration
-        cq, ci = index._banded_candidates(p[s:s + 8192])
-        cq = cq + s
-        keep = (ci < cq) & (np.bitwise_count(p[cq] ^ p[ci]) <= r)
-        qs.append(cq[keep])
-        ids.append(ci[keep])
-    pairs = np.unique(np.stack([np.concatenate(qs), np.concatenate(ids)]), axis=1)
+    pairs = index.pairs_within_radius()  # every pair within the phash radius: exact enumeration
     n_pairs = n * (n - 1) // 2
     dd = np.bitwise_count(d[pairs[0]] ^ d[pairs[1]])
     cd = chroma_distance(c[pairs[0]], c[pairs[1]])
