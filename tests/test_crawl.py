@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -30,18 +31,24 @@ def site_config(base: str, tmp: Path, **changes) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory):
-    """One crawl of a 120-product shop, shared by the checks below."""
+@contextlib.contextmanager
+def crawled_shop(tmp: Path, products: int, shard_size: int):
+    """A demo shop of `products` crawled with the bundled config into tmp/ds: (shop, out, process)."""
     from tests.conftest import run_cli
 
-    tmp = tmp_path_factory.mktemp("crawl")
-    with ShopThread(DemoShop(products=120)) as shop:
-        cfg = site_config(shop.base, tmp, **{"output.shard_size": 100})
+    with ShopThread(DemoShop(products=products)) as shop:
+        cfg = site_config(shop.base, tmp, **{"output.shard_size": shard_size})
         out = tmp / "ds"
         proc = run_cli("run", "--site", str(cfg), "--out", str(out), "--no-progress", timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
         yield shop, out, proc
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """One crawl of a 120-product shop, shared by the checks below."""
+    with crawled_shop(tmp_path_factory.mktemp("crawl"), 120, 100) as result:
+        yield result
 
 
 def test_extraction_matches_ground_truth(crawled):

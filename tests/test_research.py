@@ -12,19 +12,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lgs_crawl.demo.shop import DemoShop, ShopThread
 from tests.conftest import run_cli
-from tests.test_crawl import site_config
+from tests.test_crawl import crawled_shop
 
 
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("research")
-    with ShopThread(DemoShop(products=60)) as shop:
-        cfg = site_config(shop.base, tmp, **{"output.shard_size": 40})
-        out = tmp / "ds"
-        proc = run_cli("run", "--site", str(cfg), "--out", str(out), "--no-progress", timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    with crawled_shop(tmp, 60, 40) as (shop, out, _):
         yield shop, out, tmp
 
 
