@@ -69,7 +69,9 @@ class ItemBuffer:
 
 
 class RollingSink:
-    """Shards fill page by page until they hold shard_size kept samples (a page is never split)."""
+    """Shards fill page by page up to shard_size kept samples; a page is never split, so a page that
+    would overflow the open shard starts the next one (only a page with more than shard_size images
+    makes a bigger shard)."""
 
     def __init__(self, run: RunContext, filter_order: list[str]) -> None:
         self.run = run
@@ -83,6 +85,9 @@ class RollingSink:
         return self.writer
 
     def flush(self, buffer: ItemBuffer, page_url: str, lastmod: str) -> None:
+        limit = self.run.config.output.shard_size
+        if self.writer is not None and self.writer.kept and self.writer.kept + len(buffer.kept) > limit:
+            self.close()  # this page would overflow the shard: it starts the next one instead
         w = self._current()
         for record, counts in buffer.kept:
             w.add(record, counts)
@@ -92,7 +97,7 @@ class RollingSink:
             self.run.progress.update(False)
         # a page without a sitemap lastmod counts as modified when we crawled it
         w.pages.append((page_url, lastmod or utc_now()))
-        if w.kept >= self.run.config.output.shard_size or w.next_index >= 999_000:
+        if w.kept >= limit or w.next_index >= 999_000:
             self.close()
 
     def close(self) -> None:
