@@ -1,7 +1,8 @@
 """The sink: WebDataset tar shards with their Parquet metadata, stats and rejects.
 
-A shard is written under temporary names and renamed into place only when complete (stats last, as
-the marker), then committed in run state: a reader never sees a half shard.
+A shard is written under temporary names and renamed into place only when complete (the tar last, so a
+shard's tar always has its metadata and stats beside it), then committed in run state: a reader never
+sees a half shard, and a resumed run removes files of shards run state does not list.
 """
 
 from __future__ import annotations
@@ -143,24 +144,26 @@ class ShardWriter:
         """Write parquet, rejects and stats; rename everything into place; commit in run state."""
         self._close_tar()
         self.closed = True
+        meta_tmp = self.out / "metadata" / f".{self.name}.parquet.tmp"
+        rejects_tmp = self.out / "rejects" / f".{self.name}.parquet.tmp"
+        stats_tmp = self.out / "stats" / f".{self.name}.json.tmp"
+        # the tar goes last: whoever sees a shard's tar also finds its metadata, rejects and stats
         final = {
+            meta_tmp: self.out / "metadata" / f"{self.name}.parquet",
+            rejects_tmp: self.out / "rejects" / f"{self.name}.parquet",
+            stats_tmp: self.out / "stats" / f"{self.name}.json",
             self._tar_tmp: self.out / "shards" / f"{self.name}.tar",
-            self.out / "metadata" / f".{self.name}.parquet.tmp": self.out / "metadata" / f"{self.name}.parquet",
-            self.out / "rejects" / f".{self.name}.parquet.tmp": self.out / "rejects" / f"{self.name}.parquet",
-            self.out / "stats" / f".{self.name}.json.tmp": self.out / "stats" / f"{self.name}.json",
         }
-        tmp = list(final)
-        pq.write_table(_table(self.rows, METADATA_SCHEMA, self.extra_columns), tmp[1], compression="zstd")
-        pq.write_table(pa.Table.from_pylist(self.rejects, schema=REJECTS_SCHEMA), tmp[2], compression="zstd")
+        pq.write_table(_table(self.rows, METADATA_SCHEMA, self.extra_columns), meta_tmp, compression="zstd")
+        pq.write_table(pa.Table.from_pylist(self.rejects, schema=REJECTS_SCHEMA), rejects_tmp, compression="zstd")
         stats = self.stats()
-        tmp[3].write_text(json.dumps(stats, indent=2))
-        for path in tmp:
+        stats_tmp.write_text(json.dumps(stats, indent=2))
+        for path in final:
             with open(path, "rb+") as f:
                 os.fsync(f.fileno())
-        for n, (src, dst) in enumerate(final.items()):
+        for src, dst in final.items():
             os.replace(src, dst)
-            if n == 0:
-                crash_point("after_tar_rename")
+        crash_point("after_tar_rename")  # every file in place, not yet committed in run state
         for d in ("shards", "metadata", "rejects", "stats"):
             fsync_dir(self.out / d)
         state.commit_shard(self.shard, self.rows, len(self.rejects), self.pages, self.source)
